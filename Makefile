@@ -1,0 +1,72 @@
+# 12345 front door — `make run` to try it, `make test` to prove it. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PYTHONPATH := $(CURDIR)
+export PYTHONDONTWRITEBYTECODE := 1
+TRAIN_DATA := data/nlu data/rules data/stories data/responses
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup browser train run test test-fast lint lint-content validate eval bench report seed lock clean
+
+help: ## this list
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock requirements/rasa-wheels.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements.lock
+	@# rasa 3.6 says Python <3.11; its dependencies (pinned above) all have 3.11 wheels
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python -r requirements/rasa-wheels.txt
+	@touch $@
+
+setup: $(STAMP) ## create .venv from the lock file (idempotent)
+	@test -f .env || cp .env.example .env
+
+browser: ## Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded)
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+train: setup ## train the model, only when data, domain or config changed
+	@$(BIN)/python -m bot.training
+
+run: setup train ## start Redis, Rasa (5005), actions (5055) and the desk (5080); Ctrl-C stops all
+	@$(BIN)/python -m bot.launch migrate
+	@set -a; source .env; set +a; exec $(BIN)/honcho start -f Procfile
+
+test: setup browser train ## everything CI runs: data validation, content check, pytest, conversation tests
+	$(BIN)/rasa data validate --fail-on-warnings --data $(TRAIN_DATA) >/dev/null
+	$(BIN)/python -m bot.content_check
+	$(BIN)/pytest
+	$(BIN)/python -m bot.training --test-stories
+
+test-fast: setup ## unit tests only (no stack)
+	$(BIN)/pytest -m "not stack and not browser"
+
+lint: setup ## ruff (security, logging, no print) and formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+lint-content: setup ## the content check over every response a citizen can receive
+	$(BIN)/python -m bot.content_check
+
+validate: setup ## ops: data, content, conflicts, then train and compare with the committed figures
+	$(BIN)/python -m bot.validate
+
+eval: setup ## held-out evaluation per kind (docs/quality.md)
+	$(BIN)/python -m bot.evaluate
+
+bench: setup train ## load test of the running stack; prints throughput and latency
+	$(BIN)/python -m bench
+
+report: setup ## supervision report for a date range (FROM=2026-11-01 TO=2026-11-30)
+	$(BIN)/python -m bot.reports $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+
+seed: setup ## play a realistic day of conversations through the running stack
+	$(BIN)/python -m bot.seed
+
+lock: ## regenerate requirements.lock (maintainers only; needs the registry)
+	$(PY) scripts/make_lock.py
+
+clean: ## remove trained models and local state (not .venv)
+	rm -rf models var .pytest_cache

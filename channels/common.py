@@ -1,0 +1,227 @@
+"""What every citizen channel shares: the incoming pipeline and the guarded output.
+
+Incoming (`handle_incoming`), for every platform, in this order:
+  clean the text -> rate limit -> crisis screening -> handed off? (to the ticket and the desk)
+  -> otherwise Rasa. Redis or Rasa failing gives the citizen a polite approved answer.
+Outgoing (`GuardedOutputChannel`): every text passes the approved-reply guard, is written to
+the audit trail, and only then goes to the platform's `deliver`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+
+from bot import catalogue, crisis, db, guard, handoff, settings, store, tickets
+from bot.privacy import mask
+
+log = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+def clean_text(text: str | None) -> str:
+    """Drop control and zero-width characters; keep everything a citizen meant to write."""
+    text = unicodedata.normalize("NFC", text or "")
+    return _CONTROL.sub("", text).strip()
+
+
+@dataclass
+class Incoming:
+    channel: str
+    sender_id: str
+    text: str
+    message_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+
+
+class GuardedOutputChannel(OutputChannel):
+    """Base of every platform's output: guard, audit, then `deliver`."""
+
+    channel_name = "base"
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.channel_name
+
+    def __init__(self, model_version: str | None = None) -> None:
+        self.model_version = model_version
+
+    async def deliver(self, recipient_id: str, text: str, buttons: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        text = message.get("text")
+        if text is None and not message.get("buttons"):
+            return  # images, custom payloads: nothing the catalogue approves is sent that way
+        verdict = guard.check_bot_text(text, message.get("utter_action"))
+        buttons = [] if verdict.blocked else guard.approved_buttons(message.get("buttons"))
+        await asyncio.to_thread(
+            guard.record,
+            channel=self.name(),
+            sender_id=recipient_id,
+            text=verdict.original if verdict.blocked and verdict.original else verdict.text,
+            response=verdict.response if not verdict.blocked else None,
+            blocked=verdict.blocked,
+            reason=verdict.reason,
+            model_version=self.model_version,
+        )
+        if verdict.blocked:
+            log.warning("blocked an unapproved reply to %s: %s", recipient_id, verdict.reason)
+            await asyncio.to_thread(
+                guard.record,
+                channel=self.name(),
+                sender_id=recipient_id,
+                text=verdict.text,
+                response=verdict.response,
+                model_version=self.model_version,
+            )
+        await self.deliver(recipient_id, verdict.text, buttons)
+
+    # every other way Rasa sends text goes through send_response, so through the guard
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text, **kwargs})
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self.send_response(recipient_id, {"text": text, "buttons": buttons, **kwargs})
+
+    async def send_approved(self, recipient_id: str, response: str, **slots: Any) -> None:
+        """Send a catalogue response by name (channel-level texts: welcome, busy, media ...)."""
+        rendered = catalogue.load().render(response, **slots)
+        await self.send_response(
+            recipient_id, {"text": rendered["text"], "buttons": rendered["buttons"], "utter_action": response}
+        )
+
+    async def send_agent_text(self, recipient_id: str, text: str, agent: str, ticket_id: str) -> None:
+        """An agent's reply (checked by the desk before it gets here), audited with the agent's name."""
+        await asyncio.to_thread(
+            guard.record,
+            channel=self.name(),
+            sender_id=recipient_id,
+            text=text,
+            response=None,
+            agent=agent,
+            ticket_id=ticket_id,
+        )
+        await self.deliver(recipient_id, text, [])
+
+
+def rate_limited(sender_id: str) -> tuple[bool, bool]:
+    """(over the limit, first time over in this minute) — per citizen, across channels."""
+    limit = settings.load().rate_limit_per_minute
+    if limit <= 0:
+        return False, False
+    key = f"rate:{sender_id}:{int(time.time() // 60)}"
+    r = store.client()
+    pipe = r.pipeline()
+    pipe.incr(key)
+    pipe.expire(key, 120)
+    count = int(pipe.execute()[0])
+    return count > limit, count == limit + 1
+
+
+def record_inbound(msg: Incoming, intent: str | None, confidence: float | None, handled_by: str, crisis_intent: str | None) -> None:
+    try:
+        with db.session() as s:
+            s.add(
+                db.InboundRecord(
+                    channel=msg.channel,
+                    sender_id=msg.sender_id,
+                    text=mask(msg.text)[:2000],
+                    intent=intent,
+                    confidence=confidence,
+                    handled_by=handled_by,
+                    crisis=crisis_intent,
+                )
+            )
+    except Exception:
+        log.exception("inbound record could not be written (channel=%s)", msg.channel)
+
+
+async def _to_handed_off_ticket(msg: Incoming, state: dict[str, str], output: GuardedOutputChannel, verdict: crisis.Verdict | None) -> None:
+    ticket_id = state["ticket_id"]
+    await asyncio.to_thread(tickets.append, ticket_id, "citizen", msg.text)
+    for att in msg.attachments:
+        await asyncio.to_thread(tickets.add_attachment, ticket_id, att)
+    await handoff.apublish("citizen_message", ticket_id=ticket_id, sender_id=msg.sender_id, text=msg.text)
+    if verdict is not None:
+        priority = "P0" if verdict.intent in ("self_harm", "emergency") else "P1"
+        await asyncio.to_thread(tickets.escalate, ticket_id, priority, verdict.intent)
+        await handoff.apublish("ticket_escalated", ticket_id=ticket_id, priority=priority, crisis=verdict.intent)
+        await output.send_approved(msg.sender_id, f"utter_crisis_{verdict.intent}", ticket_id=ticket_id)
+    await asyncio.to_thread(record_inbound, msg, None, None, "agent", verdict.intent if verdict else None)
+
+
+async def handle_incoming(
+    msg: Incoming,
+    output: GuardedOutputChannel,
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    tracker_lookup: Callable[[str], Awaitable[Any]] | None = None,
+) -> None:
+    """The one path of a citizen's message, whatever the platform."""
+    msg.text = clean_text(msg.text)
+    cfg = settings.load()
+    if not msg.text and not msg.attachments:
+        await output.send_approved(msg.sender_id, "utter_empty_message")
+        return
+    verdict = crisis.screen(msg.text)
+    try:
+        over, first_over = (False, False) if verdict else await asyncio.to_thread(rate_limited, msg.sender_id)
+        state = await asyncio.to_thread(handoff.current, msg.sender_id)
+    except store.ERRORS:
+        log.error("Redis is unreachable: cannot check handoff or rate limit for %s", msg.sender_id)
+        await output.send_approved(msg.sender_id, "utter_service_busy")
+        await asyncio.to_thread(record_inbound, msg, None, None, "bot", verdict.intent if verdict else None)
+        return
+    if state:
+        await _to_handed_off_ticket(msg, state, output, verdict)
+        return
+    if over:  # accepted and recorded, but not answered: a flood must not starve other citizens
+        await asyncio.to_thread(record_inbound, msg, None, None, "bot", None)
+        if first_over:
+            await output.send_approved(msg.sender_id, "utter_rate_limited")
+        return
+    if not msg.text:  # an image or file with no words
+        await output.send_approved(msg.sender_id, "utter_unsupported_media")
+        return
+    text = msg.text
+    metadata = dict(msg.metadata)
+    if len(text) > cfg.max_message_chars:
+        # NLU reads the start; the whole text stays with the conversation for the ticket
+        metadata["full_text"] = text
+        text = text[: cfg.max_message_chars]
+    if msg.attachments:
+        metadata["attachments"] = msg.attachments
+    user_message = UserMessage(
+        text, output, msg.sender_id, input_channel=msg.channel, message_id=msg.message_id, metadata=metadata
+    )
+    try:
+        await on_new_message(user_message)
+    except Exception:  # Redis down, action server down, model error: never a stack trace to a citizen
+        log.exception("the bot could not handle a message from %s on %s", msg.sender_id, msg.channel)
+        await output.send_approved(msg.sender_id, "utter_service_busy")
+        await asyncio.to_thread(record_inbound, msg, None, None, "bot", verdict.intent if verdict else None)
+        return
+    intent, confidence = None, None
+    if tracker_lookup is not None:
+        try:
+            tracker = await tracker_lookup(msg.sender_id)
+            latest = (tracker.latest_message.intent or {}) if tracker else {}
+            intent, confidence = latest.get("name"), latest.get("confidence")
+            if intent == "faq":
+                selector = (tracker.latest_message.parse_data or {}).get("response_selector", {})
+                intent = (selector.get("faq", {}).get("response", {}) or {}).get("intent_response_key") or intent
+        except Exception:
+            log.debug("no tracker for inbound record", exc_info=True)
+    await asyncio.to_thread(record_inbound, msg, intent, confidence, "bot", verdict.intent if verdict else None)

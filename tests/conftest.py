@@ -1,0 +1,54 @@
+"""Shared fixtures: a real Redis, a real SQL database, and the whole stack on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.stack import RedisServer, Stack, start_stack
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def redis_url(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A clean real Redis for one test, set as REDIS_URL."""
+    import redis
+
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()  # a test may have stopped it to simulate an outage
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+    yield redis_server.url
+
+
+@pytest.fixture()
+def db_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh SQLite database at the latest schema (Alembic), set as DATABASE_URL."""
+    from bot import db
+
+    workdir = Path(tempfile.mkdtemp(prefix="db-"))
+    url = f"sqlite:///{workdir / 'test.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    db.migrate(url)
+    yield url
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    """Redis, action server, Rasa server and desk as separate processes on free ports."""
+    s = start_stack()
+    yield s
+    s.stop()
