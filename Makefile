@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
+# no telemetry or error reports leave the machine (and none could: only registries are reachable)
+export RASA_TELEMETRY_ENABLED := false
 TRAIN_DATA := data/nlu data/rules data/stories data/responses
 STAMP := $(VENV)/.installed
 

@@ -149,9 +149,8 @@ class ActionCrisis(Action):
         )
         dispatcher.utter_message(response=CRISIS_RESPONSE[intent], ticket_id=ticket["id"])
         handoff.publish("crisis", ticket_id=ticket["id"], priority=ticket["priority"], crisis=intent)
-        events: list[EventType] = [SlotSet("ticket_id", ticket["id"])]
-        if tracker.active_loop.get("name"):
-            events += [ActiveLoop(None), SlotSet("requested_slot", None)]
+        # a crisis ends whatever form was running; the rules expect the loop to be null
+        events: list[EventType] = [SlotSet("ticket_id", ticket["id"]), ActiveLoop(None), SlotSet("requested_slot", None)]
         return events + _start_handoff(tracker, ticket)
 
 

@@ -63,11 +63,12 @@ def rasa_env(cfg: settings.Settings) -> dict[str, str]:
         REDIS_PORT=str(u.port or 6379),
         REDIS_DB=(u.path or "/0").lstrip("/") or "0",
         REDIS_PASSWORD=u.password or "",
-        REDIS_USE_SSL="true" if u.scheme == "rediss" else "false",
         ACTION_ENDPOINT_URL=cfg.action_url,
         TRACKER_RECORD_EXP=str(cfg.retention_tracker_days * 86400),
         PYTHONPATH=str(settings.ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         SANIC_REQUEST_MAX_SIZE=str(cfg.max_body_bytes),
+        # no telemetry or crash reports leave the machine
+        RASA_TELEMETRY_ENABLED="false",
     )
     return env
 
