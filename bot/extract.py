@@ -17,6 +17,7 @@ _TIME = re.compile(
     r"|\d{1,2}月\d{1,2}[日号]|\d{1,2}[点:：]\d{0,2}|凌晨\d{0,2}点?|半夜|深夜)"
 )
 _STOP = ("我要", "我想", "请问", "投诉", "举报", "反映")
+_LEAD = re.compile(r"^(?:我们|我)?(?:家)?(?:住)?(?:在|位于)")
 
 
 def extract_place(text: str) -> str | None:
@@ -24,6 +25,7 @@ def extract_place(text: str) -> str | None:
         place = m.group(1)
         for s in _STOP:
             place = place.split(s)[-1]
+        place = _LEAD.sub("", place)
         if len(place) >= 3:
             return place
     return None
