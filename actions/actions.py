@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -169,8 +169,9 @@ class ActionHandleFallback(Action):
                 else:
                     break
         if streak >= 2:
-            dispatcher.utter_message(response="utter_offer_human")
-            return []
+            # a follow-up action (not a dispatched text) so that the rules can see the offer
+            # and a typed "好的" after it means "yes, a person"
+            return [FollowupAction("utter_offer_human")]
         options = _close_topics(tracker)
         if len(options) >= 2:
             dispatcher.utter_message(
