@@ -420,7 +420,10 @@ class ActionFeedback(Action):
         return "action_feedback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        value = tracker.get_slot("helpful") or "yes"
+        value = tracker.get_slot("helpful")
+        if value not in ("yes", "no"):  # typed, not a button: 没帮助/没用/没解决/不明白 mean no
+            text = tracker.latest_message.get("text") or ""
+            value = "no" if any(w in text for w in ("没", "不", "无")) else "yes"
         topic = _last_topic(tracker)
         t = topics.load().get(topic) if topic else None
         with db.session() as s:

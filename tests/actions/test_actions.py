@@ -232,3 +232,13 @@ async def test_helpful_is_asked_once_per_session() -> None:
     asked = [{"event": "session_started"}, {"event": "bot", "text": "以上解答对您有帮助吗？", "metadata": {"utter_action": "utter_ask_helpful"}}]
     dispatcher, _ = await run(a.ActionFaqAnswered(), make_tracker("公积金呢", "faq", events=asked))
     assert responses(dispatcher) == []
+
+
+@pytest.mark.parametrize(("typed", "value", "said"), [("有帮助", "yes", "utter_feedback_thanks"), ("没解决", "no", "utter_feedback_sorry")])
+async def test_typed_feedback_is_understood(db_url: str, typed: str, value: str, said: str) -> None:
+    from bot import db
+
+    dispatcher, _ = await run(a.ActionFeedback(), make_tracker(typed, "feedback", sender="fb"))
+    assert responses(dispatcher) == [said]
+    with db.session() as s:
+        assert [f.value for f in s.query(db.Feedback).filter_by(sender_id="fb")] == [value]
