@@ -35,6 +35,8 @@ class Case:
     expected: str
     predicted: str
     confidence: float
+    raw: str = ""  # the classifier's label before the fallback threshold
+    raw_confidence: float = 0.0
 
 
 def label_of(parse: dict[str, Any]) -> tuple[str, float]:
@@ -46,6 +48,18 @@ def label_of(parse: dict[str, Any]) -> tuple[str, float]:
         if key:
             return key, conf * float(selected.get("confidence") or 0.0)
     return name, conf
+
+
+def raw_label_of(parse: dict[str, Any]) -> tuple[str, float]:
+    """The best label ignoring nlu_fallback: what a lower threshold would have answered."""
+    ranking = [r for r in (parse.get("intent_ranking") or []) if r.get("name") != "nlu_fallback"]
+    if not ranking:
+        return label_of(parse)
+    top = ranking[0]
+    if top.get("name") == "faq":
+        selected = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+        return str(selected.get("intent_response_key") or "faq"), float(top.get("confidence") or 0.0)
+    return str(top.get("name")), float(top.get("confidence") or 0.0)
 
 
 def kind_of(label: str) -> str:
@@ -61,19 +75,17 @@ def read_heldout(path: Path = HELDOUT) -> list[tuple[str, str]]:
     data = load_data(str(path))
     out = []
     for m in data.intent_examples:
-        label = m.get("intent")
-        key = m.get("intent_response_key") or m.get("response_key")
-        if key and "/" not in str(label):
-            label = f"{label}/{key}"
-        elif m.get("intent_response_key"):
-            label = m.get("intent_response_key")
+        # retrieval intents come back as intent "faq" with intent_response_key "faq/<id>"
+        label = m.get("intent_response_key") or m.get("intent")
         out.append((m.get("text"), str(label)))
     return out
 
 
 async def _parse_all(model: str, texts: list[str]) -> list[dict[str, Any]]:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog(logging.WARNING)  # Rasa logs every parsed text at DEBUG
     agent = Agent.load(model)
     return [await agent.parse_message(t) for t in texts]
 
@@ -86,7 +98,8 @@ def evaluate(model: str, heldout: Path = HELDOUT) -> tuple[dict[str, Any], list[
     cases = []
     for (text, expected), parse in zip(examples, parses):
         predicted, conf = label_of(parse)
-        cases.append(Case(text=text, expected=expected, predicted=predicted, confidence=conf))
+        raw, raw_conf = raw_label_of(parse)
+        cases.append(Case(text=text, expected=expected, predicted=predicted, confidence=conf, raw=raw, raw_confidence=raw_conf))
     by_kind: dict[str, list[Case]] = defaultdict(list)
     for c in cases:
         by_kind[kind_of(c.expected)].append(c)
@@ -111,6 +124,20 @@ def evaluate(model: str, heldout: Path = HELDOUT) -> tuple[dict[str, Any], list[
     confusions = Counter((c.expected, c.predicted) for c in cases if c.predicted != c.expected)
     figures["worst_confusions"] = [{"expected": e, "predicted": p, "count": n} for (e, p), n in confusions.most_common(12)]
     return figures, cases
+
+
+def thresholds(cases: list[Case], kinds: tuple[str, ...] = ("faq", "report", "deflect", "core")) -> list[dict[str, float]]:
+    """What a fallback threshold would do: accuracy kept vs. false accepts, for calibration."""
+    rows = []
+    in_kind = [c for c in cases if kind_of(c.expected) in kinds]
+    negatives = [c for c in cases if kind_of(c.expected) in ("deflect", "report")]
+    for t in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7):
+        correct = sum(c.raw == c.expected and c.raw_confidence >= t for c in in_kind)
+        wrong = sum(c.raw != c.expected and c.raw_confidence >= t for c in in_kind)
+        fa = sum(kind_of(c.raw) == "faq" and c.raw_confidence >= t for c in negatives)
+        rows.append({"threshold": t, "accuracy": round(correct / max(len(in_kind), 1), 4), "wrong_answers": wrong,
+                     "false_accept": round(fa / max(len(negatives), 1), 4)})
+    return rows
 
 
 def verdicts(figures: dict[str, Any]) -> list[str]:
