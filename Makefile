@@ -12,6 +12,7 @@ TRAIN_DATA := data/nlu data/rules data/stories data/responses
 STAMP := $(VENV)/.installed
 
 .PHONY: help setup browser train run test test-fast lint lint-content validate eval bench report seed lock clean
+.PHONY: export import ship rollback learn
 
 help: ## this list
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -54,6 +55,21 @@ lint-content: setup ## the content check over every response a citizen can recei
 
 validate: setup ## ops: data, content, conflicts, then train and compare with the committed figures
 	$(BIN)/python -m bot.validate
+
+export: setup ## ops: FAQ catalogue to a spreadsheet (FILE=results/catalogue.xlsx; a directory: CSV)
+	$(BIN)/python -m bot.spreadsheet export $(or $(FILE),results/catalogue.xlsx)
+
+import: setup ## ops: validate the edited spreadsheet and write it back to the YAML (FILE=...)
+	$(BIN)/python -m bot.spreadsheet import $(or $(FILE),results/catalogue.xlsx)
+
+ship: setup ## ops: load the model `make validate` passed into the running Rasa processes (RASA_URLS)
+	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.ship $(if $(MODEL),--model $(MODEL))
+
+rollback: setup ## ops: put the previous model back into the running Rasa processes
+	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.ship --rollback
+
+learn: setup ## ops: unclear messages of a period, grouped, to label (FROM= TO=); APPLY=file adds the labels
+	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.learn $(if $(APPLY),--apply $(APPLY),$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)))
 
 eval: setup ## held-out evaluation per kind (docs/quality.md)
 	$(BIN)/python -m bot.evaluate

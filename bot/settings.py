@@ -52,6 +52,8 @@ class Settings:
     rasa_url: str = "http://127.0.0.1:5005"
     action_url: str = "http://127.0.0.1:5055/webhook"
     rasa_auth_token: str = ""
+    # every Rasa process `make ship` loads a new model into (empty: rasa_url only)
+    rasa_urls: list[str] = field(default_factory=list)
     # state
     redis_url: str = ""
     database_url: str = ""
@@ -120,6 +122,7 @@ def load() -> Settings:
         rasa_url=_env("RASA_URL", f"http://127.0.0.1:{rasa_port}"),
         action_url=_env("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{action_port}/webhook"),
         rasa_auth_token=_env("RASA_AUTH_TOKEN"),
+        rasa_urls=_list("RASA_URLS"),
         redis_url=_env("REDIS_URL"),
         database_url=_env("DATABASE_URL"),
         desk_api_token=_env("DESK_API_TOKEN", DEV_DESK_API_TOKEN),

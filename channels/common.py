@@ -117,6 +117,17 @@ class GuardedOutputChannel(OutputChannel):
         await self.deliver(recipient_id, text, [])
 
 
+def model_version(app: Any) -> str | None:
+    """The model this Rasa server answers with now, for the audit trail: its archive name
+    (what `make ship` loaded and `make rollback` can go back to). Read per request, because
+    `make ship` swaps `app.ctx.agent` while the server runs. Channels pass it to their output:
+    `XOutput(..., model_version=model_version(request.app))`."""
+    agent = getattr(getattr(app, "ctx", None), "agent", None)
+    if agent is None or getattr(agent, "processor", None) is None:
+        return None
+    return str(agent.model_name or agent.model_id)[:120]
+
+
 def rate_limited(sender_id: str) -> tuple[bool, bool]:
     """(over the limit, first time over in this minute) — per citizen, across channels."""
     limit = settings.load().rate_limit_per_minute

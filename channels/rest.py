@@ -18,7 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings, store
-from channels.common import GuardedOutputChannel, Incoming, handle_incoming
+from channels.common import GuardedOutputChannel, Incoming, handle_incoming, model_version
 
 log = logging.getLogger(__name__)
 OUTBOX_TTL_S = 7 * 24 * 3600
@@ -95,7 +95,7 @@ class RestInput(InputChannel):
             if not sender or not isinstance(text, (str, type(None))):
                 return response.json({"error": "sender and message are required"}, status=400)
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
-            output = RestOutput(collect=True)
+            output = RestOutput(collect=True, model_version=model_version(request.app))
             agent = request.app.ctx.agent
 
             async def lookup(sender_id: str) -> Any:
