@@ -8,8 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from tests.stack import RedisServer, Stack, start_stack
+
+
+# Property tests assert behaviour, not speed: a loaded 2-core CI machine must not fail them on
+# Hypothesis' default 200 ms deadline (speed is measured by `make bench`).
+hypothesis_settings.register_profile("hotline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("hotline")
 
 
 @pytest.fixture(scope="session")
