@@ -257,7 +257,15 @@ def main(argv: list[str] | None = None) -> int:
             else "没有新的例句需要加入。\n"
         )
         return 0
-    items = cluster(candidates(args.start, args.end, args.threshold))
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        found = candidates(args.start, args.end, args.threshold)
+    except SQLAlchemyError as e:
+        w(f"读不到来信记录（数据库 {settings.load().sqlalchemy_url.split('@')[-1]}）：{type(getattr(e, 'orig', None) or e).__name__}。"
+          "请确认 DATABASE_URL 指向线上的数据库，并且服务运行过（make run 会建好数据表）。\n")  # fmt: skip
+        return 1
+    items = cluster(found)
     files = write(items, args.out)
     groups = len({c.cluster for c in items})
     total = sum(c.count for c in items)

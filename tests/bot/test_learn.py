@@ -159,3 +159,12 @@ def test_a_label_that_conflicts_with_an_existing_example_is_refused(db_url: str,
     assert not result.ok
     assert any("同时出现在 faq/hpf_balance_query" in p.zh for p in result.problems)
     assert (project / "data/nlu/faq_housing_fund.yml").read_bytes() == before
+
+
+def test_a_database_without_records_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")  # never migrated: no tables
+    assert learn.main(["--out", str(tmp_path)]) == 1
+    assert "读不到来信记录" in capsys.readouterr().out
+    assert not (tmp_path / "candidates.xlsx").exists()
