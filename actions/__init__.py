@@ -1,0 +1,26 @@
+"""Custom actions (rasa-sdk).
+
+Importing this package (the action server does, once its logging is set up) installs the
+personal-data masking on every log record of the process (idempotent).
+
+Tests only: ACTIONS_EXTRA_MODULE names a module with extra actions or replacements of ours
+(a subclass registered later wins), e.g. tests/support/unapproved_actions.py, which makes an
+action emit an unapproved text so that a test can watch the output guard replace it. Ignored
+in production.
+"""
+
+import importlib
+import logging
+import os
+
+from bot.privacy import install_logging_filter
+
+install_logging_filter()
+
+_extra = os.environ.get("ACTIONS_EXTRA_MODULE", "").strip()
+if _extra:
+    if os.environ.get("APP_ENV", "development").strip() == "production":
+        logging.getLogger(__name__).error("ACTIONS_EXTRA_MODULE is ignored in production")
+    else:
+        logging.getLogger(__name__).warning("test actions loaded from %s (ACTIONS_EXTRA_MODULE)", _extra)
+        importlib.import_module(_extra)

@@ -4,6 +4,12 @@ One loader for everything that renders or checks a citizen-facing text: the NLG 
 `{city_*}` from the city profile), the channels (their own texts, e.g. the welcome on
 subscribe, are catalogue responses too), the output guard (is this text approved?), the content
 check and the desk's canned replies.
+
+Matching: each variation compiles to a pattern in which city placeholders are their literal
+values and every other placeholder is a bounded slot value. A text is approved when it is an
+instance of one of those patterns; `match_detail` also says which parts came from slots, so
+the guard can tell the approved wording from what the citizen wrote (echoed back in a
+confirmation) and from what the system filled in (ticket number, status).
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ import yaml
 from bot import city, settings
 
 PLACEHOLDER = re.compile(r"\{([^\n{}]+?)\}")
-# what a slot value may look like inside an approved text: anything but a new placeholder,
-# bounded so that a template cannot approve an arbitrarily long message
-SLOT_VALUE = r"[^{}]{0,%d}"
+# What a slot value may look like inside an approved text: any characters (a citizen's
+# description may hold line breaks, braces, HTML) except an unfilled placeholder such as
+# "{report_what}" (Rasa leaves the template raw when interpolation fails), and bounded so that a
+# template cannot approve an arbitrarily long message.
+SLOT_VALUE = r"(?P<{group}>(?:(?!\{{[A-Za-z_][\w/.-]*\}}).){{0,{max}}})"
 
 
 @dataclass
@@ -33,12 +41,32 @@ class Response:
     source_file: str = ""
 
 
+@dataclass(frozen=True)
+class Matched:
+    """An approved text taken apart: which response, and what each slot held."""
+
+    name: str
+    slots: dict[str, str]
+    # the text with the values of `citizen_slots` cut out (what the bot itself says)
+    own_words: str
+
+
+@dataclass
+class _Pattern:
+    regex: re.Pattern[str]
+    name: str
+    slots: list[str]  # slot name of group s0, s1, ...
+
+
 @dataclass
 class Catalogue:
     responses: dict[str, list[Response]]
     city_values: dict[str, str]
-    _patterns: list[tuple[re.Pattern[str], str]] = field(default_factory=list)
+    _patterns: list[_Pattern] = field(default_factory=list)
     button_titles: set[str] = field(default_factory=set)
+    slots: set[str] = field(default_factory=set)  # slots declared in domain.yml
+    # slots filled with the citizen's own words (from_text): echoed back, not the bot's wording
+    citizen_slots: set[str] = field(default_factory=set)
 
     def names(self) -> list[str]:
         return sorted(self.responses)
@@ -58,21 +86,34 @@ class Catalogue:
 
     def match(self, text: str, hint: str | None = None) -> str | None:
         """The name of the approved response this text is an instance of, or None."""
-        candidates = self._patterns
-        if hint:
-            hinted = [p for p in candidates if p[1] == hint]
-            for pattern, name in hinted:
-                if pattern.fullmatch(text):
-                    return name
-        for pattern, name in candidates:
-            if pattern.fullmatch(text):
-                return name
+        found = self.match_detail(text, hint)
+        return found.name if found else None
+
+    def match_detail(self, text: str, hint: str | None = None) -> Matched | None:
+        if not isinstance(text, str):
+            return None
+        ordered = self._patterns
+        if hint:  # the response Rasa says it rendered is tried first (and is the usual answer)
+            ordered = [p for p in self._patterns if p.name == hint] + self._patterns
+        for p in ordered:
+            m = p.regex.fullmatch(text)
+            if m is None:
+                continue
+            values = {slot: m.group(f"s{i}") for i, slot in enumerate(p.slots)}
+            own = text
+            spans = [m.span(f"s{i}") for i, slot in enumerate(p.slots) if slot in self.citizen_slots]
+            for start, end in sorted(spans, reverse=True):
+                own = own[:start] + "|" + own[end:]  # "|": no phrase can span the cut
+            return Matched(name=p.name, slots=values, own_words=own)
         return None
 
 
+def _read_yaml(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
 def _read_responses(path: Path) -> dict[str, list[dict[str, Any]]]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return raw.get("responses") or {}
+    return _read_yaml(path).get("responses") or {}
 
 
 def response_files(root: Path | None = None) -> list[Path]:
@@ -80,19 +121,36 @@ def response_files(root: Path | None = None) -> list[Path]:
     return [root / "domain.yml", *sorted((root / "data" / "responses").glob("*.yml"))]
 
 
-def _compile(template: str, city_values: dict[str, str], max_slot: int) -> re.Pattern[str]:
+def domain_slots(root: Path | None = None) -> tuple[set[str], set[str]]:
+    """(every slot of domain.yml, the slots filled from the citizen's text)."""
+    root = root or settings.ROOT
+    raw = _read_yaml(root / "domain.yml").get("slots") or {}
+    citizen = {
+        name
+        for name, spec in raw.items()
+        if any((m or {}).get("type") == "from_text" for m in ((spec or {}).get("mappings") or []))
+    }
+    return set(raw), citizen
+
+
+def _compile(template: str, city_values: dict[str, str], max_slot: int) -> _Pattern:
     parts: list[str] = []
+    slots: list[str] = []
     pos = 0
     for m in PLACEHOLDER.finditer(template):
         parts.append(re.escape(template[pos : m.start()]))
         key = m.group(1)
-        parts.append(re.escape(city_values[key]) if key in city_values else SLOT_VALUE % max_slot)
+        if key in city_values:
+            parts.append(re.escape(city_values[key]))
+        else:
+            parts.append(SLOT_VALUE.format(group=f"s{len(slots)}", max=max_slot))
+            slots.append(key)
         pos = m.end()
     parts.append(re.escape(template[pos:]))
-    return re.compile("".join(parts), re.DOTALL)
+    return _Pattern(regex=re.compile("".join(parts), re.DOTALL), name="", slots=slots)
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)
 def _load(root: str, stamp: tuple[float, ...], city_file: str, max_slot: int) -> Catalogue:
     city_values = city.placeholders(city_file)
     responses: dict[str, list[Response]] = {}
@@ -102,26 +160,30 @@ def _load(root: str, stamp: tuple[float, ...], city_file: str, max_slot: int) ->
                 responses.setdefault(name, []).append(
                     Response(
                         name=name,
-                        text=str(v.get("text", "")),
+                        text=str(v.get("text") or ""),
                         buttons=list(v.get("buttons") or []),
                         metadata=dict(v.get("metadata") or {}),
                         source_file=str(path.relative_to(root)),
                     )
                 )
-    cat = Catalogue(responses=responses, city_values=city_values)
+    slots, citizen_slots = domain_slots(Path(root))
+    cat = Catalogue(responses=responses, city_values=city_values, slots=slots, citizen_slots=citizen_slots)
     for name, variations in responses.items():
         for r in variations:
             if r.text:
-                cat._patterns.append((_compile(r.text, city_values, max_slot), name))
+                pattern = _compile(r.text, city_values, max_slot)
+                pattern.name = name
+                cat._patterns.append(pattern)
             cat.button_titles.update(str(b.get("title", "")) for b in r.buttons)
     return cat
 
 
-def load(root: Path | None = None) -> Catalogue:
+def load(root: Path | None = None, city_file: str | None = None) -> Catalogue:
     """The catalogue as the files are now (re-read when a file or the city profile changes)."""
     s = settings.load()
     root = root or settings.ROOT
-    files = [*response_files(root), Path(s.city_file)]
-    stamp = tuple(p.stat().st_mtime for p in files if p.exists()) + (len(files),)
+    city_file = city_file or s.city_file
+    files = [*response_files(root), Path(city_file)]
+    stamp = (*(p.stat().st_mtime for p in files if p.exists()), len(files))
     # a slot may hold what the citizen wrote (the report's description): up to the length cap
-    return _load(str(root), stamp, s.city_file, max(s.max_message_chars, 200) + 50)
+    return _load(str(root), stamp, city_file, max(s.max_message_chars, 200) + 50)

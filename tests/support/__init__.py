@@ -1,0 +1,1 @@
+"""Code the tests load into the real processes (never imported by the product)."""
