@@ -11,7 +11,7 @@ export RASA_TELEMETRY_ENABLED := false
 TRAIN_DATA := data/nlu data/rules data/stories data/responses
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup browser train run test test-fast lint lint-content validate eval bench report seed lock clean
+.PHONY: help setup browser postgres train run test test-fast lint lint-content validate eval bench report seed lock clean
 .PHONY: export import ship rollback learn
 
 help: ## this list
@@ -30,6 +30,9 @@ setup: $(STAMP) ## create .venv from the lock file (idempotent)
 browser: ## Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded)
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+postgres: ## Debian's PostgreSQL server for the production-mode tests (each run makes a throwaway cluster)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 train: setup ## train the model, only when data, domain or config changed
 	@$(BIN)/python -m bot.training
 
@@ -37,7 +40,7 @@ run: setup train ## start Redis, Rasa (5005), actions (5055) and the desk (5080)
 	@$(BIN)/python -m bot.launch migrate
 	@set -a; source .env; set +a; exec $(BIN)/honcho start -f Procfile
 
-test: setup browser train ## everything CI runs: data validation, content check, pytest, conversation tests
+test: setup browser postgres train ## everything CI runs: data validation, content check, pytest, conversation tests
 	$(BIN)/rasa data validate --fail-on-warnings --data $(TRAIN_DATA) >/dev/null
 	$(BIN)/python -m bot.content_check
 	$(BIN)/pytest

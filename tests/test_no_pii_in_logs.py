@@ -279,3 +279,17 @@ def test_the_desk_list_masks_the_numbers_and_the_ticket_keeps_them(runs: dict[st
                                {"s": runs["rest"].sender}).all()  # fmt: skip
     everything = " ".join(str(v) for row in [*kept, *transcript] for v in row)
     assert ID_NUMBER in everything and MOBILE in everything  # for the department, as the citizen gave it
+
+
+def test_the_conversations_with_the_numbers_expire_from_redis(runs: dict[str, Run], stack: Stack) -> None:
+    """Rasa's trackers hold the raw numbers: each has a TTL of RETENTION_TRACKER_DAYS (record_exp)."""
+    import redis
+
+    days = int(stack.env.get("RETENTION_TRACKER_DAYS", "30"))
+    r = redis.Redis.from_url(stack.redis.url, decode_responses=True)
+    keys = list(r.scan_iter(match="hotline:tracker:*", count=1000))
+    ours = [k for k in keys if k.split("hotline:tracker:", 1)[1] in {run.sender for run in runs.values()}]
+    assert len(ours) == len(runs), (keys, [run.sender for run in runs.values()])
+    for key in ours:
+        assert ID_NUMBER in (r.get(key) or "")  # what is at stake
+        assert 0 < r.ttl(key) <= days * 86400, key
