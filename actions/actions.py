@@ -12,7 +12,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, FollowupA
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import city, db, handoff, tickets, topics
+from bot import catalogue, city, db, handoff, store, tickets, topics
 from bot.extract import extract_place, extract_time
 from bot.privacy import ID_RE, normalize_mobile, valid_id_number, valid_mobile
 from bot.transcript import from_events
@@ -69,7 +69,7 @@ def _file_ticket(tracker: Tracker, *, topic: str, what: str, handoff_: bool, rea
         **fields,
     )
     if created:
-        handoff.publish("ticket_new", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"])
+        _publish_quietly("ticket_new", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"])
     return ticket
 
 
@@ -94,35 +94,164 @@ def _last_topic(tracker: Tracker) -> str | None:
     return None
 
 
+def _latest_user_index(tracker: Tracker) -> int:
+    for i in range(len(tracker.events) - 1, -1, -1):
+        if tracker.events[i].get("event") == "user":
+            return i
+    return len(tracker.events)
+
+
+def _mid_report(tracker: Tracker) -> bool:
+    """A report was being collected when the citizen asked for a person (the rule has already
+    deactivated the form by the time this action runs)."""
+    if tracker.active_loop_name == "report_form":
+        return True
+    after = tracker.events[_latest_user_index(tracker) + 1 :]
+    return bool(tracker.get_slot("report_topic")) and any(
+        e.get("event") == "action" and e.get("name") == "action_deactivate_loop" for e in after
+    )
+
+
+def _handoff_reason(tracker: Tracker) -> str:
+    """Why the citizen is going to a person: asked, accepted the offer after two fallbacks, or
+    wants to talk about the report they are filing or have just been told is filed."""
+    if _mid_report(tracker):
+        return "report_discussion"
+    for e in reversed(tracker.events[: _latest_user_index(tracker)]):
+        if e.get("event") == "user":
+            break
+        name = e.get("name") if e.get("event") == "action" else (e.get("metadata") or {}).get("utter_action")
+        if name == "utter_offer_human":
+            return "fallback_offer"
+        if name in ("utter_report_filed", "action_file_report"):
+            return "report_discussion"
+    return "request_human"
+
+
+def _report_to_discuss(tracker: Tracker) -> dict[str, Any] | None:
+    """The report this citizen filed in this conversation and that is still open."""
+    ticket_id = tracker.get_slot("ticket_id")
+    if not ticket_id:
+        return None
+    ticket = tickets.find(ticket_id)
+    if ticket is None or ticket["sender_id"] != tracker.sender_id or ticket["status"] == "closed":
+        return None
+    return ticket if ticket["reason"] == "report" else None
+
+
+def _told(ticket: dict[str, Any], response: str, **slots: Any) -> None:
+    """Put what the bot just told the citizen into the ticket's transcript (once, also on a retry)."""
+    text = catalogue.load().text(response, ticket_id=ticket["id"], **slots)
+    lines = tickets.get(ticket["id"])["transcript"]
+    if not lines or lines[-1]["text"] != text:
+        tickets.append(ticket["id"], "bot", text)
+
+
+def _publish_quietly(event_type: str, **data: Any) -> None:
+    try:
+        handoff.publish(event_type, **data)
+    except store.ERRORS:  # the ticket in SQL is the record; the live event is a convenience
+        log.warning("could not publish %s to the desk stream", event_type)
+
+
 class ActionHandoff(Action):
-    """The citizen asked for a person (or accepted the offer): ticket, then quiet."""
+    """The citizen asked for a person (or accepted the offer, or wants to discuss a report):
+    a ticket with everything the bot learned, then quiet. Outside service hours: a call-back.
+    """
 
     def name(self) -> str:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        topic = _last_topic(tracker)
-        catalogue = topics.load()
-        t = catalogue.get(topic) if topic else None
         in_hours = city.within_service_hours()
-        summary = f"转人工：{t.title}" if t else "市民要求人工服务"
-        ticket = _file_ticket(
+        reason = _handoff_reason(tracker)
+        ticket = self._existing(tracker, reason, in_hours)
+        if ticket is None:
+            ticket = self._file(tracker, reason, in_hours)
+        sla = tickets.sla_for(ticket["kind"], ticket["priority"], handoff=in_hours)
+        events: list[EventType] = [SlotSet("ticket_id", ticket["id"]), SlotSet("sla_text", sla.text)]
+        if in_hours:
+            dispatcher.utter_message(response="utter_handoff", ticket_id=ticket["id"], sla_text=sla.text)
+            _told(ticket, "utter_handoff", sla_text=sla.text)
+            return events + _start_handoff(tracker, ticket)
+        dispatcher.utter_message(response="utter_handoff_after_hours", ticket_id=ticket["id"])
+        _told(ticket, "utter_handoff_after_hours")
+        return events
+
+    @staticmethod
+    def _existing(tracker: Tracker, reason: str, in_hours: bool) -> dict[str, Any] | None:
+        """One matter, one ticket: a report just filed, or a call-back still waiting, is taken up."""
+        report = _report_to_discuss(tracker) if reason == "report_discussion" else None
+        if report is not None:
+            words = _latest_text(tracker)
+            if words and not words.startswith("/"):
+                tickets.append(report["id"], "citizen", words)
+            ticket = tickets.mark_handoff(report["id"], reason) if in_hours else report
+            _publish_quietly("ticket_updated", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"])
+            return ticket
+        waiting = tickets.open_for_sender(tracker.sender_id, ("after_hours_callback",))
+        if waiting is not None:
+            words = _latest_text(tracker)
+            if words and not words.startswith("/"):
+                tickets.append(waiting["id"], "citizen", words)
+            if in_hours:
+                waiting = tickets.mark_handoff(waiting["id"], "request_human")
+            _publish_quietly("ticket_updated", ticket_id=waiting["id"], priority=waiting["priority"], department=waiting["department"])
+            return waiting
+        return None
+
+    @staticmethod
+    def _file(tracker: Tracker, reason: str, in_hours: bool) -> dict[str, Any]:
+        # what the bot learned: the topic last talked about, and a report's facts if one was under way
+        report_topic = tracker.get_slot("report_topic") if _mid_report(tracker) else None
+        topic = report_topic or _last_topic(tracker)
+        t = topics.load().get(topic) if topic else None
+        fields: dict[str, Any] = {}
+        if report_topic:
+            where, phone, what = (tracker.get_slot(s) for s in ("report_where", "report_phone", "report_what"))
+            fields = {
+                "location": None if where in (None, NOT_GIVEN) else where,
+                "contact": None if phone in (None, NOT_GIVEN) else phone,
+            }
+            description = what or _describe(tracker)
+        else:
+            description = _describe(tracker)
+        head = {"fallback_offer": "未能理解，转人工", "report_discussion": "登记中转人工"}.get(reason, "要求人工")
+        words = _citizen_words(tracker)
+        head = f"{head}｜{t.title}" if t else head if words else f"{head}（尚未说明事由）"
+        if not in_hours:
+            head = "回访｜" + head
+        return _file_ticket(
             tracker,
             topic="request_human",
             what="handoff",
             handoff_=in_hours,
-            reason="request_human" if in_hours else "after_hours_callback",
-            summary=summary if in_hours else f"回访：{summary}",
-            description=_describe(tracker),
+            reason=reason if in_hours else "after_hours_callback",
+            summary=tickets.one_line(head, words),
+            description=description,
+            kind=tickets.TOPIC_KIND.get(topic or "", "consult"),
             department=t.department if t else None,
+            sla_due_at=None if in_hours else tickets.callback_due(),
+            **fields,
         )
-        sla = tickets.sla_for(ticket["kind"], ticket["priority"])
-        events: list[EventType] = [SlotSet("ticket_id", ticket["id"]), SlotSet("sla_text", sla.text)]
-        if in_hours:
-            dispatcher.utter_message(response="utter_handoff", ticket_id=ticket["id"], sla_text=sla.text)
-            return events + _start_handoff(tracker, ticket)
-        dispatcher.utter_message(response="utter_handoff_after_hours", ticket_id=ticket["id"])
-        return events
+
+
+# messages that say nothing about the matter itself (asking for a person, yes, hello)
+_NOT_THE_MATTER = {"request_human", "affirm", "deny", "greet", "goodbye", "thank", "bot_challenge", "skip", "stop"}
+
+
+def _citizen_words(tracker: Tracker) -> str:
+    """The citizen's own words about their matter for the summary: their latest message that
+    is not just asking for a person (or yes, or hello)."""
+    said: list[tuple[str, str]] = []
+    for e in tracker.events:
+        if e.get("event") != "user":
+            continue
+        text = (e.get("metadata") or {}).get("full_text") or e.get("text") or ""
+        if text and not text.startswith("/"):
+            said.append((((e.get("parse_data") or {}).get("intent") or {}).get("name") or "", text))
+    matter = [text for intent, text in said[-8:] if intent not in _NOT_THE_MATTER]
+    return matter[-1] if matter else ""
 
 
 def _describe(tracker: Tracker) -> str:
@@ -150,11 +279,12 @@ class ActionCrisis(Action):
             what=f"crisis:{intent}",
             handoff_=True,
             reason=f"crisis:{intent}",
-            summary=f"【紧急】{title}",
+            summary=tickets.one_line(f"【危机】{title}", text),
             description=text,
         )
         dispatcher.utter_message(response=CRISIS_RESPONSE[intent], ticket_id=ticket["id"])
-        handoff.publish("crisis", ticket_id=ticket["id"], priority=ticket["priority"], crisis=intent)
+        _told(ticket, CRISIS_RESPONSE[intent])
+        _publish_quietly("crisis", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"], crisis=intent)
         # a crisis ends whatever form was running; the rules expect the loop to be null
         events: list[EventType] = [SlotSet("ticket_id", ticket["id"]), ActiveLoop(None), SlotSet("requested_slot", None)]
         return events + _start_handoff(tracker, ticket)
@@ -413,6 +543,7 @@ class ActionRateService(Action):
         ticket = tickets.find(ticket_id) if ticket_id else None
         if ticket is not None and ticket["sender_id"] == tracker.sender_id:
             tickets.rate(ticket_id, value)
+            _publish_quietly("ticket_rated", ticket_id=ticket_id, satisfaction=value, department=ticket["department"])
         with db.session() as s:
             s.add(
                 db.Feedback(

@@ -152,6 +152,8 @@ class OutboxItem(Base):
     next_attempt_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     delivered_at = Column(DateTime(timezone=True), nullable=True)
     last_error = Column(Text, nullable=True)
+    last_status = Column(Integer, nullable=True)  # HTTP status of the last attempt
+    gave_up_at = Column(DateTime(timezone=True), nullable=True)  # refused (4xx): not retried
 
 
 _lock = threading.Lock()

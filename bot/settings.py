@@ -65,6 +65,9 @@ class Settings:
     desk_api_token: str = DEV_DESK_API_TOKEN
     desk_secret_key: str = DEV_SECRET_KEY
     desk_users_file: str = ""
+    desk_session_hours: float = 12.0
+    # a handed-off conversation returns to the bot after this long without agent activity
+    handoff_ttl_hours: float = 168.0
     cors_origins: list[str] = field(default_factory=list)
     # WeChat 公众号
     wechat_token: str = DEV_WECHAT_TOKEN
@@ -90,6 +93,8 @@ class Settings:
     # forwarding to an external ticketing system (optional per city)
     forward_url: str = ""
     forward_token: str = ""
+    forward_timeout_s: float = 10.0
+    forward_max_backoff_s: float = 3600.0
     # retention (days) — 个人信息保护法: kept no longer than needed
     retention_tracker_days: int = 30
     retention_ticket_days: int = 365 * 3
@@ -137,6 +142,8 @@ def load() -> Settings:
         desk_api_token=_env("DESK_API_TOKEN", DEV_DESK_API_TOKEN),
         desk_secret_key=_env("DESK_SECRET_KEY", DEV_SECRET_KEY),
         desk_users_file=_env("DESK_USERS_FILE", str(ROOT / "config" / "desk_users.yml")),
+        desk_session_hours=_float("DESK_SESSION_HOURS", 12.0),
+        handoff_ttl_hours=_float("HANDOFF_TTL_HOURS", 168.0),
         cors_origins=_list("CORS_ORIGINS"),
         wechat_token=_env("WECHAT_TOKEN", DEV_WECHAT_TOKEN),
         wechat_appid=_env("WECHAT_APPID"),
@@ -157,6 +164,8 @@ def load() -> Settings:
         action_timeout_s=_float("ACTION_TIMEOUT_S", 30.0),
         forward_url=_env("FORWARD_URL"),
         forward_token=_env("FORWARD_TOKEN"),
+        forward_timeout_s=_float("FORWARD_TIMEOUT_S", 10.0),
+        forward_max_backoff_s=_float("FORWARD_MAX_BACKOFF_S", 3600.0),
         retention_tracker_days=_int("RETENTION_TRACKER_DAYS", 30),
         retention_ticket_days=_int("RETENTION_TICKET_DAYS", 365 * 3),
         retention_audit_days=_int("RETENTION_AUDIT_DAYS", 365),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from bot import city, db, settings, topics
 from bot.privacy import mask
@@ -45,8 +46,30 @@ TOPIC_KIND = {
     "emergency": "help",
     "child_welfare": "help",
 }
-# crisis rules: self-harm and emergencies are P0; a child at risk is P1 (topics.yml, issue 3)
-TOPIC_PRIORITY = {"self_harm": "P0", "emergency": "P0", "child_welfare": "P1", "report_utilities": "P1"}
+# crisis rules: CONTRACT.md defines P0 as "crisis", so every crisis intent is P0 (a child at
+# risk included: it also goes to a person at once); a utilities outage affects many people: P1
+TOPIC_PRIORITY = {"self_harm": "P0", "emergency": "P0", "child_welfare": "P0", "report_utilities": "P1"}
+# why a conversation went to a person (tickets.reason), for the desk and the reports
+REASONS = {
+    "request_human": "市民要求人工",
+    "fallback_offer": "两次未能理解，市民同意转人工",
+    "report_discussion": "市民希望就所报事项与工作人员沟通",
+    "after_hours_callback": "非人工服务时间，待回访",
+    "report": "事项登记",
+    "phone_callback": "渠道无法送达，改为电话回访",
+}
+
+
+def reason_text(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    if reason.startswith("crisis:"):
+        t = topics.load().get(reason.split(":", 1)[1])
+        return f"危机：{t.title}" if t else "危机"
+    return REASONS.get(reason, reason)
+
+
+SUMMARY_CHARS = 48
 
 
 class TicketError(Exception):
@@ -64,12 +87,33 @@ def _sla_table(path: str, mtime: float) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
 
 
-def sla_for(kind: str, priority: str) -> Sla:
+def sla_for(kind: str, priority: str, handoff: bool = False) -> Sla:
+    """A priority entry wins; then, for a live handoff, the agent's first answer; then the kind."""
     p = settings.DATA / "sla.yml"
     table = _sla_table(str(p), p.stat().st_mtime)
-    entry = (table.get("priority") or {}).get(priority) or (table.get("kind") or {}).get(kind)
+    entry = (table.get("priority") or {}).get(priority)
+    entry = entry or (table.get("handoff") if handoff else None) or (table.get("kind") or {}).get(kind)
     entry = entry or table.get("default") or {"hours": 24, "text": "1个工作日"}
     return Sla(hours=float(entry["hours"]), text=str(entry["text"]))
+
+
+def callback_due(now: datetime | None = None) -> datetime:
+    """When an after-hours call-back is due: the next opening of service hours plus the
+    `callback` hours of sla.yml (city.yml's city_callback_promise says the same to citizens)."""
+    p = settings.DATA / "sla.yml"
+    table = _sla_table(str(p), p.stat().st_mtime)
+    after = float((table.get("callback") or {}).get("hours_after_opening", 2))
+    hours = city.profile().get("service_hours") or {}
+    tz = city.timezone()
+    local = (now or db.utcnow()).astimezone(tz)
+    start = time.fromisoformat(str(hours.get("start", "08:00")))
+    days = [int(d) for d in hours.get("weekdays", [1, 2, 3, 4, 5])] or [1, 2, 3, 4, 5]
+    for ahead in range(0, 8):
+        day = (local + timedelta(days=ahead)).date()
+        opening = datetime.combine(day, start, tzinfo=tz)
+        if day.isoweekday() in days and opening > local:
+            return opening + timedelta(hours=after)
+    return local + timedelta(hours=24 + after)
 
 
 def route(topic: str) -> tuple[str, str, str]:
@@ -80,6 +124,18 @@ def route(topic: str) -> tuple[str, str, str]:
     kind = TOPIC_KIND.get(topic, "consult")
     priority = TOPIC_PRIORITY.get(topic, "P2")
     return kind, department, priority
+
+
+def one_line(head: str, words: str = "", limit: int = SUMMARY_CHARS) -> str:
+    """`head：“the citizen's words”` on one line, cut to what an agent reads in two seconds."""
+    words = " ".join((words or "").split())
+    if not words:
+        return head[:limit]
+    room = limit - len(head) - 3
+    if room < 6:
+        return head[:limit]
+    quoted = words if len(words) <= room else words[: room - 1] + "…"
+    return f"{head}：“{quoted}”"
 
 
 def _new_id(session: Any, now: datetime) -> str:
@@ -108,6 +164,7 @@ def create(
     department: str | None = None,
     priority: str | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    sla_due_at: datetime | None = None,
     now: datetime | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """File a ticket; the same idempotency key always returns the first one (created=False)."""
@@ -116,8 +173,10 @@ def create(
         return existing, False
     r_kind, r_dept, r_prio = route(topic)
     kind, department, priority = kind or r_kind, department or r_dept, priority or r_prio
-    now = now or db.utcnow()
-    sla = sla_for(kind, priority)
+    # stored as UTC: SQLite keeps the wall-clock time and drops the offset
+    now = _utc(now) or db.utcnow()
+    sla_due_at = _utc(sla_due_at)
+    sla = sla_for(kind, priority, handoff)
     for _attempt in range(20):
         try:
             with db.session() as s:
@@ -126,7 +185,7 @@ def create(
                     idempotency_key=idempotency_key,
                     created_at=now,
                     updated_at=now,
-                    sla_due_at=now + timedelta(hours=sla.hours),
+                    sla_due_at=sla_due_at or now + timedelta(hours=sla.hours),
                     channel=channel,
                     sender_id=sender_id,
                     kind=kind,
@@ -134,7 +193,7 @@ def create(
                     department=department,
                     priority=priority,
                     status="new",
-                    summary=summary[:200],
+                    summary=" ".join(summary.split())[:200],
                     description=description,
                     location=location,
                     contact=contact,
@@ -165,14 +224,18 @@ def create(
     raise TicketError("could not allocate a ticket id")
 
 
+def _utc(dt: datetime | None) -> datetime | None:
+    return db.aware(dt).astimezone(timezone.utc) if dt else None
+
+
 def _parse_at(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=city.timezone())
+        return _utc(value)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value)
+            return _utc(datetime.fromisoformat(value))
         except ValueError:
             return None
     return None
@@ -205,6 +268,7 @@ def to_dict(t: db.Ticket, *, masked: bool = False, with_transcript: bool = True)
         "contact": m(t.contact) if t.contact else t.contact,
         "handoff": bool(t.handoff),
         "reason": t.reason,
+        "reason_text": reason_text(t.reason),
         "attachments": t.attachments or [],
         "claimed_by": t.claimed_by,
         "claimed_at": _iso(t.claimed_at),
@@ -252,9 +316,14 @@ def query(
     sender_id: str | None = None,
     order: str = "newest",
     limit: int = 200,
+    offset: int = 0,
     masked: bool = False,
+    with_transcript: bool = False,
 ) -> list[dict[str, Any]]:
-    """Newest first (the contract), or `order="queue"`: priority, then oldest first."""
+    """Newest first (the contract), or `order="queue"`: priority, then oldest first.
+
+    Each filter takes one value or several separated by commas (`status=new,claimed`).
+    """
     with db.session() as s:
         q = select(db.Ticket)
         for col, value in (
@@ -264,13 +333,41 @@ def query(
             (db.Ticket.sender_id, sender_id),
         ):
             if value:
-                q = q.where(col.in_(value.split(",")))
+                q = q.where(col.in_([v.strip() for v in value.split(",") if v.strip()]))
         if order == "queue":
-            q = q.order_by(db.Ticket.priority.asc(), db.Ticket.created_at.asc())
+            q = q.order_by(db.Ticket.priority.asc(), db.Ticket.created_at.asc(), db.Ticket.id.asc())
         else:
             q = q.order_by(db.Ticket.created_at.desc(), db.Ticket.id.desc())
-        rows = s.execute(q.limit(limit)).scalars().all()
-        return [to_dict(t, masked=masked, with_transcript=False) for t in rows]
+        if with_transcript:  # one query for all transcripts and notes, not one per ticket
+            q = q.options(selectinload(db.Ticket.transcript), selectinload(db.Ticket.notes))
+        rows = s.execute(q.offset(max(offset, 0)).limit(max(min(limit, 1000), 1))).scalars().all()
+        return [to_dict(t, masked=masked, with_transcript=with_transcript) for t in rows]
+
+
+def open_for_sender(sender_id: str, reasons: tuple[str, ...]) -> dict[str, Any] | None:
+    """The citizen's newest ticket that is not closed and was filed for one of `reasons`."""
+    with db.session() as s:
+        t = s.execute(
+            select(db.Ticket)
+            .where(db.Ticket.sender_id == sender_id, db.Ticket.status != "closed", db.Ticket.reason.in_(reasons))
+            .order_by(db.Ticket.created_at.desc())
+            .limit(1)
+        ).scalar()
+        return to_dict(t) if t else None
+
+
+def mark_handoff(ticket_id: str, reason: str) -> dict[str, Any]:
+    """An existing ticket (a report just filed, a call-back) is now being talked over with a person."""
+    with db.session() as s:
+        t = s.get(db.Ticket, ticket_id)
+        if t is None:
+            raise TicketError(f"no ticket {ticket_id}")
+        if t.status == "closed":
+            raise TicketError("ticket is closed")
+        t.handoff = True
+        t.reason = reason
+        t.updated_at = db.utcnow()
+    return get(ticket_id)
 
 
 def append(ticket_id: str, sender: str, text: str, *, agent: str | None = None) -> dict[str, Any]:
@@ -306,8 +403,19 @@ def escalate(ticket_id: str, priority: str, reason: str) -> dict[str, Any]:
             t.priority = priority
             now = db.utcnow()
             t.sla_due_at = min(db.aware(t.sla_due_at), now + timedelta(hours=sla_for(t.kind, priority).hours))
-            t.reason = reason
+            t.reason = f"crisis:{reason}" if reason in topics.CRISIS_INTENTS else reason
+            if priority == "P0" and not t.summary.startswith("【危机"):
+                t.summary = "【危机升级】" + t.summary  # the agent must see it at a glance
             t.updated_at = now
+    return get(ticket_id)
+
+
+def set_reason(ticket_id: str, reason: str) -> dict[str, Any]:
+    with db.session() as s:
+        t = s.get(db.Ticket, ticket_id)
+        if t is None:
+            raise TicketError(f"no ticket {ticket_id}")
+        t.reason, t.updated_at = reason, db.utcnow()
     return get(ticket_id)
 
 

@@ -160,18 +160,32 @@ def record_inbound(msg: Incoming, intent: str | None, confidence: float | None, 
         log.exception("inbound record could not be written (channel=%s)", msg.channel)
 
 
-async def _to_handed_off_ticket(msg: Incoming, state: dict[str, str], output: GuardedOutputChannel, verdict: crisis.Verdict | None) -> None:
+async def _to_handed_off_ticket(msg: Incoming, state: dict[str, str], output: GuardedOutputChannel, verdict: crisis.Verdict | None) -> bool:
+    """The message goes to the agent's ticket; False when that ticket is gone or closed."""
     ticket_id = state["ticket_id"]
+    ticket = await asyncio.to_thread(tickets.find, ticket_id)
+    if ticket is None or ticket["status"] == "closed":
+        # the flag outlived its ticket (the desk stopped between closing and clearing it):
+        # the bot answers this citizen again rather than nobody
+        await asyncio.to_thread(handoff.end, msg.sender_id, ticket_id)
+        return False
     await asyncio.to_thread(tickets.append, ticket_id, "citizen", msg.text)
     for att in msg.attachments:
         await asyncio.to_thread(tickets.add_attachment, ticket_id, att)
-    await handoff.apublish("citizen_message", ticket_id=ticket_id, sender_id=msg.sender_id, text=msg.text)
+    await handoff.apublish(
+        "citizen_message", ticket_id=ticket_id, sender_id=msg.sender_id, text=msg.text, department=ticket["department"]
+    )
     if verdict is not None:
-        priority = "P0" if verdict.intent in ("self_harm", "emergency") else "P1"
+        priority = tickets.route(verdict.intent)[2]
         await asyncio.to_thread(tickets.escalate, ticket_id, priority, verdict.intent)
-        await handoff.apublish("ticket_escalated", ticket_id=ticket_id, priority=priority, crisis=verdict.intent)
-        await output.send_approved(msg.sender_id, f"utter_crisis_{verdict.intent}", ticket_id=ticket_id)
+        await handoff.apublish(
+            "ticket_escalated", ticket_id=ticket_id, priority=priority, crisis=verdict.intent, department=ticket["department"]
+        )
+        response = f"utter_crisis_{verdict.intent}"
+        await output.send_approved(msg.sender_id, response, ticket_id=ticket_id)
+        await asyncio.to_thread(tickets.append, ticket_id, "bot", catalogue.load().text(response, ticket_id=ticket_id))
     await asyncio.to_thread(record_inbound, msg, None, None, "agent", verdict.intent if verdict else None)
+    return True
 
 
 async def handle_incoming(
@@ -195,8 +209,7 @@ async def handle_incoming(
         await output.send_approved(msg.sender_id, "utter_service_busy")
         await asyncio.to_thread(record_inbound, msg, None, None, "bot", verdict.intent if verdict else None)
         return
-    if state:
-        await _to_handed_off_ticket(msg, state, output, verdict)
+    if state and await _to_handed_off_ticket(msg, state, output, verdict):
         return
     if over:  # accepted and recorded, but not answered: a flood must not starve other citizens
         await asyncio.to_thread(record_inbound, msg, None, None, "bot", None)
