@@ -162,12 +162,14 @@ def _telegram(cfg: settings.Settings) -> list[str]:
 def problems(cfg: settings.Settings, process: str) -> list[str]:
     """Every unsafe setting for `process`, each message starting with the setting's name."""
     out: list[str] = []
+    # settings other work adds alongside: read defensively so the checks never crash start-up
+    webchat_secret = str(getattr(cfg, "webchat_secret", "") or "")
     if cfg.app_env not in APP_ENVS:
         out.append(f"APP_ENV must be one of {', '.join(APP_ENVS)} (not {cfg.app_env!r})")
     for p in (
         _secret("DESK_API_TOKEN", cfg.desk_api_token, settings.DEV_DESK_API_TOKEN),
         _secret("DESK_SECRET_KEY", cfg.desk_secret_key, settings.DEV_SECRET_KEY),
-        _secret("WEBCHAT_SECRET", cfg.webchat_secret) if cfg.webchat_secret else None,
+        _secret("WEBCHAT_SECRET", webchat_secret) if webchat_secret else None,
         _secret("FORWARD_TOKEN", cfg.forward_token) if cfg.forward_token else None,
         _https("FORWARD_URL", cfg.forward_url),
         _database(cfg.database_url),
@@ -193,7 +195,7 @@ def problems(cfg: settings.Settings, process: str) -> list[str]:
         "ACTION_MAX_BODY_BYTES": cfg.action_max_body_bytes,
         "HTTP_TIMEOUT_S": cfg.http_timeout_s,
         "ACTION_TIMEOUT_S": cfg.action_timeout_s,
-        "FORWARD_TIMEOUT_S": cfg.forward_timeout_s,
+        "FORWARD_TIMEOUT_S": float(getattr(cfg, "forward_timeout_s", 10.0)),
         "RETENTION_TRACKER_DAYS": cfg.retention_tracker_days,
         "RETENTION_TICKET_DAYS": cfg.retention_ticket_days,
         "RETENTION_AUDIT_DAYS": cfg.retention_audit_days,
