@@ -185,7 +185,8 @@ def prod(workdir: Path) -> Iterator[Stack]:
     redis = RedisServer(password=SAFE_REDIS_PASSWORD).start()
     try:
         stack = start_stack(extra_env=safe_env(redis.url, pg.url, workdir), redis=redis)
-    except Exception:
+    except BaseException:  # nothing left running when the stack cannot start
+        redis.stop()
         pg.stop()
         raise
     yield stack
