@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from bot import catalogue, db, handoff, tickets
@@ -328,3 +330,48 @@ async def test_events_stream_new_tickets_and_citizen_messages_and_catches_up(api
 async def test_events_need_authentication(desk: str) -> None:
     async with aiohttp.ClientSession() as s, s.get(desk + "/api/events") as r:
         assert r.status == 401
+
+
+# ---------------------------------------------------------------- a WeChat citizen (stand-in for WeChat's API)
+
+
+@pytest.fixture()
+def wechat(api: Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from channels import wechat as channel
+    from tests.channels.wechat_standin import WeChatStandIn
+
+    standin = WeChatStandIn(appid="wx0123456789abcdef").start()
+    for name, value in {
+        "WECHAT_APPID": standin.appid,
+        "WECHAT_APPSECRET": standin.secret,
+        "WECHAT_API_BASE": standin.base_url,
+        "WECHAT_TOKEN": "desk-test-wechat-token",
+        "WECHAT_CUSTOMER_SERVICE": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    channel._client_for.cache_clear()
+    yield standin
+    standin.stop()
+    channel._client_for.cache_clear()
+
+
+async def test_a_reply_reaches_a_wechat_citizen_through_customer_service_messages(api: Client, wechat: Any) -> None:
+    t = _file("oWx-citizen-1", channel="wechat")
+    status, body = await api.call(
+        "POST", f"/api/tickets/{t['id']}/reply", {"text": "您好，我是12345坐席，已收到您的诉求。"}
+    )
+    assert status == 200, body
+    assert wechat.sent_to("oWx-citizen-1")[-1] == "您好，我是12345坐席，已收到您的诉求。"
+
+
+async def test_after_wechats_48_hours_the_desk_offers_a_phone_call_back(api: Client, wechat: Any) -> None:
+    t = _file("oWx-citizen-2", channel="wechat")
+    wechat.fail_with["oWx-citizen-2"] = 45015  # WeChat: response out of time limit
+    status, body = await api.call("POST", f"/api/tickets/{t['id']}/reply", {"text": "您好，请问问题解决了吗？"})
+    assert status == 409 and body["error"] == "window_expired" and body["callback"] is True
+    assert "48" in body["message"]
+    after = tickets.get(t["id"])
+    assert all(e["from"] != "agent" for e in after["transcript"])
+    assert "48" in after["notes"][-1]["text"]
+    status, body = await api.call("POST", f"/api/tickets/{t['id']}/callback")
+    assert status == 200 and body["reason"] == "phone_callback"
