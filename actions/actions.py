@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -27,6 +27,13 @@ ID_NUMBER_TOPICS = frozenset({"report_wage_arrears"})
 # "no" to the ID number, in the words citizens use (the buttons send /skip)
 ID_DECLINE = re.compile(r"跳过|不想|不愿|不方便|不提供|不给|不留|没带|算了|拒绝|^不$|^不用")
 NOT_GIVEN = "未提供"
+BRIEF_CHARS = 80
+
+
+def brief(text: str) -> str:
+    """The start of a citizen's story for the confirmation; the ticket keeps the whole text."""
+    text = " ".join(text.split())
+    return text if len(text) <= BRIEF_CHARS else text[:BRIEF_CHARS] + "……"
 CRISIS_RESPONSE = {
     "self_harm": "utter_crisis_self_harm",
     "emergency": "utter_crisis_emergency",
@@ -305,18 +312,18 @@ class ActionHandleFallback(Action):
                 else:
                     break
         if streak >= 2:
-            # a follow-up action (not a dispatched text) so that the rules can see the offer
-            # and a typed "好的" after it means "yes, a person"
-            return [FollowupAction("utter_offer_human")]
+            # the slot lets the rules read a typed "好的" right after the offer as "a person, please"
+            dispatcher.utter_message(response="utter_offer_human")
+            return [SlotSet("offered_human", True)]
         options = _close_topics(tracker)
         if len(options) >= 2:
             dispatcher.utter_message(
                 response="utter_ask_which_topic",
                 buttons=[{"title": title, "payload": title} for title in options],
             )
-            return []
+            return [SlotSet("offered_human", False)]
         dispatcher.utter_message(response="utter_default")
-        return []
+        return [SlotSet("offered_human", False)]
 
 
 def _close_topics(tracker: Tracker, floor: float = 0.2) -> list[str]:
@@ -357,7 +364,7 @@ class ActionStartReport(Action):
         events += [SlotSet("report_topic", intent), SlotSet("report_summary", t.title if t else intent)]
         # a one-line topic request ("我要投诉噪音") is not yet a description: ask for it
         if len(text) >= 12:
-            events.append(SlotSet("report_what", text))
+            events += [SlotSet("report_what", text), SlotSet("report_brief", brief(text))]
             place, when = extract_place(text), extract_time(text)
             if place:
                 events.append(SlotSet("report_where", place))
@@ -388,7 +395,7 @@ class ValidateReportForm(FormValidationAction):
         text = str(value or "").strip()
         if not text:
             return {"report_what": None}
-        out: dict[str, Any] = {"report_what": text}
+        out: dict[str, Any] = {"report_what": text, "report_brief": brief(text)}
         if not tracker.get_slot("report_where") and extract_place(text):
             out["report_where"] = extract_place(text)
         if not tracker.get_slot("report_when") and extract_time(text):

@@ -196,6 +196,9 @@ async def handle_incoming(
 ) -> None:
     """The one path of a citizen's message, whatever the platform."""
     msg.text = clean_text(msg.text)
+    if msg.text.startswith("/EXTERNAL_"):
+        # intents only the desk may trigger; typed by a citizen they are just words
+        msg.text = msg.text.lstrip("/")
     cfg = settings.load()
     if not msg.text and not msg.attachments:
         await output.send_approved(msg.sender_id, "utter_empty_message")
@@ -221,16 +224,20 @@ async def handle_incoming(
         return
     text = msg.text
     metadata = dict(msg.metadata)
+    truncated = False
     if len(text) > cfg.max_message_chars:
         # NLU reads the start; the whole text stays with the conversation for the ticket
         metadata["full_text"] = text
         text = text[: cfg.max_message_chars]
+        truncated = True
     if msg.attachments:
         metadata["attachments"] = msg.attachments
     user_message = UserMessage(
         text, output, msg.sender_id, input_channel=msg.channel, message_id=msg.message_id, metadata=metadata
     )
     try:
+        if truncated:  # say that nothing was lost before answering the start of it
+            await output.send_approved(msg.sender_id, "utter_message_truncated")
         await on_new_message(user_message)
     except Exception:  # Redis down, action server down, model error: never a stack trace to a citizen
         log.exception("the bot could not handle a message from %s on %s", msg.sender_id, msg.channel)
