@@ -121,6 +121,11 @@ def response_files(root: Path | None = None) -> list[Path]:
     return [root / "domain.yml", *sorted((root / "data" / "responses").glob("*.yml"))]
 
 
+# custom slots an action fills with the citizen's own words (report_brief: the start of the
+# story, shown in the confirmation); from_text slots are found in domain.yml by themselves
+ECHO_SLOTS = {"report_brief"}
+
+
 def domain_slots(root: Path | None = None) -> tuple[set[str], set[str]]:
     """(every slot of domain.yml, the slots filled from the citizen's text)."""
     root = root or settings.ROOT
@@ -129,7 +134,7 @@ def domain_slots(root: Path | None = None) -> tuple[set[str], set[str]]:
         name
         for name, spec in raw.items()
         if any((m or {}).get("type") == "from_text" for m in ((spec or {}).get("mappings") or []))
-    }
+    } | (ECHO_SLOTS & set(raw))
     return set(raw), citizen
 
 

@@ -53,7 +53,7 @@ def test_slot_values_may_hold_what_citizens_type(cat: catalogue.Catalogue) -> No
         text = cat.text(
             "utter_report_confirm",
             report_summary="噪音扰民",
-            report_what=value,
+            report_brief=value,
             report_where="某路",
             report_when="昨天",
         )
@@ -67,12 +67,12 @@ def test_slot_values_are_bounded_and_cannot_hold_a_raw_placeholder(cat: catalogu
 
 
 def test_citizen_slots_are_the_ones_filled_from_their_text(cat: catalogue.Catalogue) -> None:
-    assert {"report_what", "report_where", "report_when"} <= cat.citizen_slots
+    assert {"report_what", "report_brief", "report_where", "report_when"} <= cat.citizen_slots
     assert "ticket_id" not in cat.citizen_slots and "ticket_status_text" not in cat.citizen_slots
     assert "ticket_status_text" in cat.slots
     found = cat.match_detail(
         cat.text(
-            "utter_report_confirm", report_summary="噪音", report_what="楼上吵", report_where="A栋", report_when="夜里"
+            "utter_report_confirm", report_summary="噪音", report_brief="楼上吵", report_where="A栋", report_when="夜里"
         )
     )
     assert found is not None and "楼上吵" not in found.own_words and "噪音" in found.own_words

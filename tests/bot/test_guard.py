@@ -79,7 +79,7 @@ def test_empty_and_absurdly_long_texts_are_blocked(text: str | None) -> None:
 
 def test_the_citizens_own_words_echoed_back_are_not_held_against_the_bot(cat: catalogue.Catalogue) -> None:
     """A citizen reporting that someone called them 哑巴 still gets their confirmation ..."""
-    text = cat.text("utter_report_confirm", report_summary="噪音扰民", report_what="邻居骂我是哑巴，还说活该",
+    text = cat.text("utter_report_confirm", report_summary="噪音扰民", report_brief="邻居骂我是哑巴，还说活该",
                     report_where="示例路1号", report_when="昨晚")  # fmt: skip
     v = guard.check_bot_text(text, "utter_report_confirm")
     assert not v.blocked, v.reason
