@@ -18,7 +18,7 @@ from pathlib import Path
 from aiohttp import web
 from multidict import CIMultiDict
 
-from bot import db, forwarding, settings
+from bot import db, forwarding, retention, settings
 from bot.desk import api, auth, live, users
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ def create_app(cfg: settings.Settings | None = None) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(live.routes)
     app.on_startup.append(_start_worker)
+    # 个人信息保护法: expired tickets, audit and conversation records are purged once a day
+    retention.start_retention_task(app)
     app.on_shutdown.append(live.close_all)
     app.on_cleanup.append(_stop_worker)
     return app
