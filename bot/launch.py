@@ -94,6 +94,10 @@ def wait_for_redis(cfg: settings.Settings, timeout: float = 30.0) -> None:
 
 
 def latest_model(cfg: settings.Settings) -> str:
+    """The model to serve: what `make ship`/`make rollback` made current, else the newest."""
+    current = Path(cfg.model_dir) / "current"
+    if current.is_symlink() and current.resolve().is_file():
+        return str(current.resolve())
     models = sorted(Path(cfg.model_dir).glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
         sys.exit(f"no trained model in {cfg.model_dir}: run `make train`")

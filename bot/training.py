@@ -72,6 +72,9 @@ def train(force: bool = False) -> Path:
         env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(settings.ROOT)}
         subprocess.run(cmd, cwd=settings.ROOT, check=True, env=env)  # noqa: S603 - fixed argument list
         model = model_dir / f"{name}.tar.gz"
+        current = model_dir / "current"
+        if current.is_symlink():
+            print(f"models/current still points at {current.resolve().name}: `make ship` serves the new model", flush=True)  # noqa: T201
         _state_file(model_dir).write_text(json.dumps({"fingerprint": fp, "model": model.name,
                                                       "seconds": round(time.monotonic() - started, 1)}))
         return model
