@@ -82,6 +82,10 @@ class Settings:
     telegram_secret_token: str = DEV_TELEGRAM_SECRET
     telegram_api_base: str = "https://api.telegram.org/bot"
     telegram_webhook_url: str = ""
+    telegram_polling_timeout_s: int = 25
+    # web chat: session signatures (empty: derived from DESK_SECRET_KEY), history kept for reloads
+    webchat_secret: str = ""
+    webchat_history_days: int = 7
     # limits
     rate_limit_per_minute: int = 20
     max_message_chars: int = 500
@@ -156,6 +160,9 @@ def load() -> Settings:
         telegram_secret_token=_env("TELEGRAM_SECRET_TOKEN", DEV_TELEGRAM_SECRET),
         telegram_api_base=_env("TELEGRAM_API_BASE", "https://api.telegram.org/bot"),
         telegram_webhook_url=_env("TELEGRAM_WEBHOOK_URL"),
+        telegram_polling_timeout_s=_int("TELEGRAM_POLLING_TIMEOUT_S", 25),
+        webchat_secret=_env("WEBCHAT_SECRET"),
+        webchat_history_days=_int("WEBCHAT_HISTORY_DAYS", 7),
         rate_limit_per_minute=_int("RATE_LIMIT_PER_MINUTE", 20),
         max_message_chars=_int("MAX_MESSAGE_CHARS", 500),
         max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
