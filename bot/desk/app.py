@@ -19,7 +19,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from bot import db, forwarding, retention, settings
-from bot.desk import api, auth, live, users
+from bot.desk import api, auth, live, supervisor, users
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -145,4 +145,5 @@ def create_app(cfg: settings.Settings | None = None) -> web.Application:
     retention.start_retention_task(app)
     app.on_shutdown.append(live.close_all)
     app.on_cleanup.append(_stop_worker)
+    supervisor.add_routes(app)  # the supervision report (/supervisor)
     return app
