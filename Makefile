@@ -27,8 +27,10 @@ $(STAMP): requirements.lock requirements/rasa-wheels.txt
 setup: $(STAMP) ## create .venv from the lock file (idempotent)
 	@test -f .env || cp .env.example .env
 
-browser: ## Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded)
+browser: ## Debian's chromium for the browser tests (Playwright drives it; nothing is downloaded) and a Chinese font
 	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@# without a CJK font, Chinese pages render as boxes and the report's charts fall back to Latin labels
+	@fc-list :lang=zh | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; }
 
 postgres: ## Debian's PostgreSQL server for the production-mode tests (each run makes a throwaway cluster)
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
