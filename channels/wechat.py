@@ -781,7 +781,7 @@ class WeChatInput(InputChannel):
         self._warm_up()
         mode = "safe/compatible (AES)" if self.cfg.aes_key else "plaintext"
         push = "customer-service API" if self.cfg.customer_service else "passive replies only"
-        log.info("wechat channel: %s mode, %s, reply budget %.1fs", mode, push, self.cfg.budget_s)
+        log.info("wechat channel: %s mode, %s, reply budget %gs", mode, push, self.cfg.budget_s)
 
     def get_output_channel(self) -> GuardedOutputChannel:
         return WeChatOutput(collect=False)

@@ -1026,7 +1026,7 @@ def wechat_stack(stack: Any) -> Iterator[WeChatStack]:
             )
             ports.append(port)
         for port, proc in zip(ports, procs, strict=True):
-            wait_http(f"http://127.0.0.1:{port}/", timeout=300, proc=proc)
+            wait_http(f"http://127.0.0.1:{port}/", timeout=900, proc=proc)
             request_json(
                 "POST",
                 f"http://127.0.0.1:{port}/webhooks/rest/webhook",
@@ -1050,6 +1050,7 @@ def wechat_stack(stack: Any) -> Iterator[WeChatStack]:
 
 
 @pytest.mark.stack
+@pytest.mark.timeout(1800)  # the first one starts two Rasa replicas (slow on a busy machine)
 async def test_stack_answers_a_citizen_passively_with_an_approved_reply(wechat_stack: WeChatStack) -> None:
     from bot import catalogue
 
@@ -1062,6 +1063,7 @@ async def test_stack_answers_a_citizen_passively_with_an_approved_reply(wechat_s
 
 
 @pytest.mark.stack
+@pytest.mark.timeout(1800)  # the first one starts two Rasa replicas (slow on a busy machine)
 async def test_stack_three_concurrent_deliveries_across_replicas_reach_rasa_once(wechat_stack: WeChatStack) -> None:
     openid = new_openid()
     xml = text_xml(openid, "公积金怎么提取", mid=msg_id())
@@ -1079,6 +1081,7 @@ async def test_stack_three_concurrent_deliveries_across_replicas_reach_rasa_once
 
 
 @pytest.mark.stack
+@pytest.mark.timeout(1800)  # the first one starts two Rasa replicas (slow on a busy machine)
 async def test_stack_turn_past_the_budget_arrives_through_customer_service_once(wechat_stack: WeChatStack) -> None:
     from bot import catalogue
 
@@ -1097,6 +1100,7 @@ async def test_stack_turn_past_the_budget_arrives_through_customer_service_once(
 
 
 @pytest.mark.stack
+@pytest.mark.timeout(1800)  # the first one starts two Rasa replicas (slow on a busy machine)
 async def test_stack_menu_click_reaches_the_bot_and_it_asks_for_details(wechat_stack: WeChatStack) -> None:
     openid = new_openid()
     reply = await wechat_stack.fast.post(event_xml(openid, "CLICK", key="HUMAN"))
