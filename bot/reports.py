@@ -90,7 +90,10 @@ DEFINITIONS: list[tuple[str, str]] = [
     ),
     ("危机转介", "危机词库或模型识别出自伤、紧急险情、儿童福利的市民消息，以及由此生成或升级的最高优先级工单。"),
     ("拦截回复", "输出安全检查拦下、未发给市民的回复（不在审定答复库内或含禁用表述），以安全答复代替。"),
-    ("未能回答的问题", "机器人未能理解（nlu_fallback）的市民消息，按相近文字归组，供运营补充知识库；个人信息已脱敏。"),
+    (
+        "未能回答的问题",
+        "机器人未能理解（nlu_fallback）的市民消息，供运营补充知识库：文字相同（标点除外）或有共同关键词（两字以上的词，常用泛词与数字除外）的归为一组；个人信息已脱敏。",
+    ),
 ]
 
 
@@ -576,53 +579,77 @@ def _blocked_reason(reason: str | None) -> str:
 
 
 # ---------------------------------------------------------------------- grouping the unanswered
-_FILLERS = re.compile(
-    r"请问一下|请问|你好|您好|我想问一下|我想问|想问一下|想问|问一下|麻烦|谢谢|一下|[吗呢啊吧呀哦嘛了的]"
-)
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# words that say nothing about what was asked: two questions sharing only these are not alike
+GENERIC_WORDS = frozenset(
+    "请问 你好 您好 我们 你们 他们 自己 怎么 怎么办 怎样 如何 什么 哪里 在哪 哪个 哪些 能不能 可不可以 可以 行不行 是不是 "
+    "有没有 需要 应该 为什么 多少 几点 一下 这个 那个 这样 现在 今天 明天 昨天 时候 问题 情况 事情 办理 申请 "
+    "谢谢 麻烦 小区 路边 楼下 门口 家里 附近 政府 市民 工作 部门 手续 东西 一个 还是 已经 没有 不能 不是 电话 手机 号码".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    terms = settings.DATA / "jieba" / "gov_terms.txt"
+    if terms.exists():  # the same government terms as the NLU pipeline (社保卡, 公积金 ...)
+        jieba.load_userdict(str(terms))
+    return jieba
 
 
 def _normalize(text: str) -> str:
-    t = unicodedata.normalize("NFKC", text or "").lower()
-    t = _NON_WORD.sub("", t)
-    return _FILLERS.sub("", t) or t
+    return _NON_WORD.sub("", unicodedata.normalize("NFKC", text or "").lower())
 
 
-def _bigrams(t: str) -> set[str]:
-    return {t[i : i + 2] for i in range(len(t) - 1)} or {t}
+def _keywords(text: str) -> set[str]:
+    words = _jieba().lcut(_normalize(text))
+    return {
+        w for w in words if len(w) >= 2 and w not in GENERIC_WORDS and not any(ch.isdigit() or ch == "*" for ch in w)
+    }
 
 
-def group_questions(texts: list[str], threshold: float = 0.5, top: int = 20) -> list[dict[str, Any]]:
-    """Masked questions grouped by near-identical wording (character bigrams, Jaccard), largest first."""
-    groups: list[dict[str, Any]] = []
-    for raw in texts:
-        text = mask(raw or "").strip()
-        if not text:
-            continue
-        norm = _normalize(text)
-        grams = _bigrams(norm)
-        best, best_sim = None, 0.0
-        for g in groups:
-            inter = len(grams & g["grams"])
-            sim = inter / len(grams | g["grams"]) if inter else 0.0
-            if norm == g["norm"]:
-                sim = 1.0
-            if sim > best_sim:
-                best, best_sim = g, sim
-        if best is not None and best_sim >= threshold:
-            best["count"] += 1
-            best["texts"][text] += 1
-        else:
-            groups.append({"norm": norm, "grams": grams, "count": 1, "texts": Counter({text: 1})})
-    groups.sort(key=lambda g: (-g["count"], g["norm"]))
-    return [
-        {
-            "count": g["count"],
-            "example": g["texts"].most_common(1)[0][0],
-            "variants": [t for t, _ in g["texts"].most_common(4)],
-        }
-        for g in groups[:top]
-    ]
+def group_questions(texts: list[str], top: int = 20) -> list[dict[str, Any]]:
+    """Masked questions grouped for the ops team: the same wording (punctuation aside), or a
+    shared keyword (jieba words of 2+ characters, generic words and numbers left out). A word
+    found in more than half of the questions says too little to group by."""
+    items = [(t, _normalize(t), _keywords(t)) for t in (mask(raw or "").strip() for raw in texts) if t]
+    df = Counter(w for _, _, words in items for w in words)
+    too_common = {w for w, n in df.items() if len(items) >= 6 and n > len(items) / 2}
+    parent = list(range(len(items)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first_with: dict[str, int] = {}
+    for i, (_, norm, words) in enumerate(items):
+        for key in [f"={norm}", *sorted(words - too_common)]:
+            if key in first_with:
+                parent[root(i)] = root(first_with[key])
+            else:
+                first_with[key] = i
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(items)):
+        groups[root(i)].append(i)
+    out = []
+    for members in groups.values():
+        texts_in = Counter(items[i][0] for i in members)
+        shared = Counter(w for i in members for w in items[i][2] - too_common)
+        keywords = sorted((w for w, n in shared.items() if n > 1), key=lambda w: (-shared[w], w))
+        out.append(
+            {
+                "count": len(members),
+                "keywords": keywords[:3],
+                "example": texts_in.most_common(1)[0][0],
+                "variants": [t for t, _ in texts_in.most_common(4)],
+            }
+        )
+    out.sort(key=lambda g: (-g["count"], g["example"]))
+    return out[:top]
 
 
 # ------------------------------------------------------------------------------------------ CSV
@@ -717,6 +744,7 @@ def csv_rows(fig: dict[str, Any]) -> list[list[Any]]:
     add("unanswered", "", "", "share_of_messages", u["share_of_messages"])
     for i, grp in enumerate(u["groups"], 1):
         add("unanswered", "group", i, "count", grp["count"])
+        add("unanswered", "group", i, "keywords", " ".join(grp["keywords"]))
         add("unanswered", "group", i, "example", grp["example"])
     return rows
 
@@ -1177,10 +1205,13 @@ def render_html(
     u = fig["unanswered"]
     parts.append(
         "<section><h2>未能回答的问题（供补充知识库）</h2>"
-        + f"<p>共 {u['total']} 条，占机器人处理消息的 {_pct(u['share_of_messages'])}。按相近文字归组，个人信息已脱敏：</p>"
+        + f"<p>共 {u['total']} 条，占机器人处理消息的 {_pct(u['share_of_messages'])}。文字相同或有共同关键词的归为一组，个人信息已脱敏：</p>"
         + _table(
-            ["次数", "问题（示例）", "其他说法"],
-            [[grp["count"], grp["example"], "；".join(grp["variants"][1:])] for grp in u["groups"]],
+            ["次数", "关键词", "问题（示例）", "其他说法"],
+            [
+                [grp["count"], "、".join(grp["keywords"]), grp["example"], "；".join(grp["variants"][1:])]
+                for grp in u["groups"]
+            ],
             numeric_from=99,
         )
         + "</section>"
