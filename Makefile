@@ -85,7 +85,7 @@ bench: setup train ## load test of the running stack; prints throughput and late
 report: setup ## supervision report for a date range (FROM=2026-11-01 TO=2026-11-30)
 	$(BIN)/python -m bot.reports $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
-seed: setup ## play a realistic day of conversations through the running stack
+seed: setup ## play a realistic day through the running stack (`make run`), then write today's report
 	$(BIN)/python -m bot.seed
 
 lock: ## regenerate requirements.lock (maintainers only; needs the registry)

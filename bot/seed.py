@@ -40,7 +40,9 @@ from bot import catalogue, settings, topics
 
 log = logging.getLogger("seed")
 AGENTS = ("王芳", "李娜", "赵磊", "陈静")
-RATINGS = ("满意", "满意", "满意", "基本满意", "基本满意", "不满意")
+# what citizens answer when asked to rate a closed ticket (None: they do not answer)
+REPORT_RATINGS = ("满意", "基本满意", None, "不满意")
+HANDOFF_RATINGS = ("满意", "满意", "基本满意", "不满意", "满意", None)
 
 
 class SeedError(Exception):
@@ -534,13 +536,15 @@ def day_plan(rng: random.Random) -> list[tuple[str, Scenario]]:
         helpful = ("有帮助", "有帮助", "有帮助", "没帮助", None, None)[i % 6]
         plan.append(("faq", scenario_faq(helpful, follow_up=i % 5 == 0)))
     for i in range(8):
-        plan.append(("report", scenario_report(handled=i < 4, rating=(RATINGS[i % len(RATINGS)], None)[i == 3])))
+        plan.append(
+            ("report", scenario_report(handled=i < len(REPORT_RATINGS), rating=REPORT_RATINGS[i % len(REPORT_RATINGS)]))
+        )
     for intent in ("out_of_scope", "out_of_scope", "private_matter", "private_matter", "unreasonable_demand", "abuse"):
         plan.append(("deflect", scenario_deflect(intent)))
     plan.append(("crisis", scenario_crisis("self_harm", "满意")))
     plan.append(("crisis", scenario_crisis("emergency", None)))
     for i in range(6):
-        plan.append(("handoff", scenario_handoff(rating=(RATINGS[i % len(RATINGS)], None)[i == 5])))
+        plan.append(("handoff", scenario_handoff(rating=HANDOFF_RATINGS[i])))
     plan.append(("handoff", scenario_handoff(rating="基本满意", via_fallback=True)))
     for _ in range(7):
         plan.append(("unanswered", scenario_unanswered()))
