@@ -11,6 +11,7 @@ export RASA_TELEMETRY_ENABLED := false
 TRAIN_DATA := data/nlu data/rules data/stories data/responses
 STAMP := $(VENV)/.installed
 
+.PHONY: nginx
 .PHONY: help setup browser postgres train run test test-fast lint lint-content validate eval bench report seed lock clean
 .PHONY: export import ship rollback learn
 
@@ -35,6 +36,9 @@ browser: ## Debian's chromium for the browser tests (Playwright drives it; nothi
 postgres: ## Debian's PostgreSQL server for the production-mode tests (each run makes a throwaway cluster)
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+nginx: ## Debian's nginx for the scale and fault tests (they run deploy/nginx/hotline.conf; no service is started)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
+
 train: setup ## train the model, only when data, domain or config changed
 	@$(BIN)/python -m bot.training
 
@@ -42,7 +46,7 @@ run: setup train ## start Redis, Rasa (5005), actions (5055) and the desk (5080)
 	@$(BIN)/python -m bot.launch migrate
 	@set -a; source .env; set +a; exec $(BIN)/honcho start -f Procfile
 
-test: setup browser postgres train ## everything CI runs: data validation, content check, pytest, conversation tests
+test: setup browser postgres nginx train ## everything CI runs: data validation, content check, pytest, conversation tests
 	$(BIN)/rasa data validate --fail-on-warnings --data $(TRAIN_DATA) >/dev/null
 	$(BIN)/python -m bot.content_check
 	$(BIN)/pytest
@@ -79,8 +83,8 @@ learn: setup ## ops: unclear messages of a period, grouped, to label (FROM= TO=)
 eval: setup ## held-out evaluation per kind (docs/quality.md)
 	$(BIN)/python -m bot.evaluate
 
-bench: setup train ## load test of the running stack; prints throughput and latency
-	$(BIN)/python -m bench
+bench: setup train ## load test on its own stack (or ARGS="--rasa-url URL"); figures in docs/performance.md
+	$(BIN)/python -m bench $(ARGS)
 
 report: setup ## supervision report for a date range (FROM=2026-11-01 TO=2026-11-30)
 	$(BIN)/python -m bot.reports $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))

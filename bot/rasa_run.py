@@ -58,6 +58,9 @@ def with_auth_token(argv: list[str], cfg: settings.Settings) -> list[str]:
 def main() -> int:
     cfg = settings.load()
     apply_timeouts(cfg)
+    from bot import rasa_tuning
+
+    rasa_tuning.apply()  # what profiling under load found (docs/performance.md)
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *with_auth_token(sys.argv[1:], cfg)]

@@ -99,6 +99,9 @@ class Stack:
     workdir: Path
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
+    # extra Rasa processes (add_rasa): name -> port, name -> their own environment
+    rasa_ports: dict[str, int] = field(default_factory=dict)
+    rasa_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def rasa_url(self) -> str:
@@ -108,12 +111,16 @@ class Stack:
     def desk_url(self) -> str:
         return f"http://127.0.0.1:{self.desk_port}"
 
-    def start_process(self, name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start_process(
+        self, name: str, extra_env: dict[str, str] | None = None, kind: str | None = None
+    ) -> subprocess.Popen:
+        """`kind`: what `bot.launch` starts (default: `name`); a second Rasa process is e.g.
+        `start_process("rasa-b", {"RASA_PORT": ...}, kind="rasa")` (see `add_rasa`)."""
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
         env = {**self.env, **(extra_env or {})}
         proc = subprocess.Popen(  # noqa: S603
-            [PY, "-m", "bot.launch", name], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+            [PY, "-m", "bot.launch", kind or name], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
         )
         self.procs[name] = proc
         return proc
@@ -126,6 +133,44 @@ class Stack:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+    def spawn_rasa(self, name: str, extra_env: dict[str, str] | None = None) -> str:
+        """Start one more Rasa process on the same Redis, database and action server (without
+        waiting for it: `wait_rasa`); its URL. The port is kept in `rasa_ports` so that
+        `restart_rasa` brings it back on the same one."""
+        port = self.rasa_ports.get(name) or (self.rasa_port if name == "rasa" else free_port())
+        self.rasa_ports[name] = port
+        env = {**(extra_env or {}), "RASA_PORT": str(port)}
+        self.rasa_env[name] = env
+        self.start_process(name, env, kind="rasa")
+        return f"http://127.0.0.1:{port}"
+
+    def wait_rasa(self, name: str, warm: bool = True) -> str:
+        url = f"http://127.0.0.1:{self.rasa_ports[name]}"
+        try:
+            wait_http(f"{url}/", timeout=600, proc=self.procs[name])
+            if warm:  # the first request loads the graph
+                post_json(f"{url}/webhooks/rest/webhook", {"sender": f"warmup-{name}", "message": "你好"}, timeout=120)
+        except Exception:
+            sys.stderr.write(self.log_text(name)[-5000:])
+            raise
+        return url
+
+    def add_rasa(self, name: str, extra_env: dict[str, str] | None = None, warm: bool = True) -> str:
+        """`spawn_rasa` and wait until it answers."""
+        self.spawn_rasa(name, extra_env)
+        return self.wait_rasa(name, warm)
+
+    def restart_rasa(self, name: str) -> str:
+        """What a supervisor does after a crash: the same process again (same port, same settings)."""
+        return self.add_rasa(name, self.rasa_env.get(name))
+
+    def kill_process(self, name: str) -> None:
+        """SIGKILL: no graceful shutdown (a crash, the OOM killer)."""
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait(15)
 
     def log_text(self, name: str) -> str:
         p = self.logs.get(name)
@@ -190,11 +235,14 @@ def start_stack(
     processes: tuple[str, ...] = ("actions", "rasa", "desk"),
     extra_env: dict[str, str] | None = None,
     redis: RedisServer | None = None,
+    train: bool = True,
 ) -> Stack:
-    """`redis`: a server the caller started (e.g. with a password); the stack stops it too."""
+    """`redis`: a server the caller started (e.g. with a password); the stack stops it too.
+    `train=False`: the newest model in models/ as it is (`make bench` trains before it starts)."""
     from bot import training
 
-    training.train()
+    if train:
+        training.train()
     workdir = Path(tempfile.mkdtemp(prefix="stack-"))
     redis = redis or RedisServer().start()
     ports = {"RASA_PORT": free_port(), "ACTION_PORT": free_port(), "DESK_PORT": free_port()}
@@ -272,3 +320,154 @@ class PostgresServer:
             with contextlib.suppress(subprocess.CalledProcessError):
                 self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------ nginx in front
+NGINX_CONF = ROOT / "deploy" / "nginx" / "hotline.conf"
+
+
+def nginx_binary() -> str | None:
+    """Debian's nginx (`make nginx` installs the package)."""
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
+
+
+def render_nginx(conf: str, upstreams: dict[str, list[int]], listen: int, static_root: Path) -> str:
+    """deploy/nginx/hotline.conf for loopback: each upstream's `server` lines become the given
+    ports (same parameters), `listen` the given port, the busy page's root the repository's."""
+    import re
+
+    def block(m: re.Match[str]) -> str:
+        name, body = m.group(1), m.group(2)
+        ports = upstreams.get(name)
+        if ports is None:
+            return m.group(0)
+        lines = body.splitlines(keepends=True)
+        server_lines = [ln for ln in lines if ln.strip().startswith("server ")]
+        assert server_lines, f"upstream {name} has no server line"
+        params = server_lines[0].split(None, 2)[2].rstrip().rstrip(";").strip() if len(server_lines[0].split()) > 2 else ""
+        params = params.rstrip(";")
+        indent = server_lines[0][: len(server_lines[0]) - len(server_lines[0].lstrip())]
+        new_servers = "".join(f"{indent}server 127.0.0.1:{p} {params};\n".replace(" ;", ";") for p in ports)
+        out, placed = [], False
+        for ln in lines:
+            if ln.strip().startswith("server "):
+                if not placed:
+                    out.append(new_servers)
+                    placed = True
+                continue
+            out.append(ln)
+        return f"upstream {name} {{{''.join(out)}}}"
+
+    conf = re.sub(r"upstream\s+(\w+)\s*\{(.*?)\}", block, conf, flags=re.S)
+    conf = re.sub(r"^(\s*)listen\s+80;", rf"\g<1>listen 127.0.0.1:{listen};", conf, flags=re.M)
+    return conf.replace("/etc/nginx/hotline/", f"{static_root}/")
+
+
+class NginxServer:
+    """nginx with the production configuration (deploy/nginx/hotline.conf) in front of loopback
+    Rasa processes, in its own directory and on a free port."""
+
+    def __init__(self, rasa_ports: list[int], port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.rasa_ports = list(rasa_ports)
+        self.dir = Path(tempfile.mkdtemp(prefix="nginx-"))
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _write(self) -> Path:
+        site = render_nginx(
+            NGINX_CONF.read_text(encoding="utf-8"),
+            {"rasa": self.rasa_ports, "rasa_socketio": self.rasa_ports},
+            self.port,
+            NGINX_CONF.parent,
+        )
+        (self.dir / "hotline.conf").write_text(site, encoding="utf-8")
+        d = self.dir
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        main = f"""{user}worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+daemon off;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    log_format hotline '$request_method $uri $status upstream=$upstream_addr rt=$request_time';
+    access_log {d}/access.log hotline;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    include {d}/hotline.conf;
+}}
+"""
+        conf = d / "nginx.conf"
+        conf.write_text(main, encoding="utf-8")
+        return conf
+
+    def start(self) -> NginxServer:
+        binary = nginx_binary()
+        if binary is None:
+            raise RuntimeError("nginx is not installed: run `make nginx`")
+        conf = self._write()
+        check = subprocess.run([binary, "-t", "-c", str(conf), "-p", str(self.dir)], capture_output=True, text=True)
+        if check.returncode:
+            raise RuntimeError(f"nginx -t: {check.stderr}")
+        self.proc = subprocess.Popen(
+            [binary, "-c", str(conf), "-p", str(self.dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"nginx did not start: {self.error_log()[-2000:]}")
+
+    def error_log(self) -> str:
+        p = self.dir / "error.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def access_log(self) -> str:
+        p = self.dir / "access.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_cluster(
+    rasa_processes: int = 2,
+    extra_env: dict[str, str] | None = None,
+    with_nginx: bool = True,
+    processes: tuple[str, ...] = ("actions", "rasa"),
+) -> tuple[Stack, list[str], NginxServer | None]:
+    """A stack with `rasa_processes` Rasa processes on one Redis, database and action server,
+    optionally behind nginx (deploy/nginx/hotline.conf). Returns the stack, the names of the Rasa
+    processes ("rasa", "rasa-2", ...) and nginx. Stop nginx, then the stack."""
+    others = tuple(p for p in processes if p != "rasa")
+    stack = start_stack(processes=others, extra_env=extra_env)
+    names = ["rasa", *(f"rasa-{i}" for i in range(2, rasa_processes + 1))]
+    nginx = None
+    try:
+        for name in names:  # started together: loading the model is most of the wait
+            stack.spawn_rasa(name)
+        for name in names:
+            stack.wait_rasa(name)
+        if with_nginx:
+            nginx = NginxServer([stack.rasa_ports[n] for n in names]).start()
+    except Exception:
+        stack.stop()
+        raise
+    return stack, names, nginx

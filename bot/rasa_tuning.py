@@ -1,0 +1,200 @@
+"""Changes to the Rasa 3.6 server, found by profiling it under load and by the fault tests
+(docs/performance.md, tests/test_faults.py). bot/rasa_run.py applies them in the Rasa process
+before the server starts.
+
+1. Action results are validated against a schema compiled once. Rasa calls
+   `jsonschema.validate(result, schema)` after every custom action, and `validate` checks the
+   schema itself each time before checking the result: with py-spy on a loaded server that was
+   about a quarter of the Rasa process's CPU. The check on the action server's answer stays exactly
+   the same (same schema, same error); only the repeated check of the schema goes.
+
+2. At most RASA_MAX_CONCURRENT_TURNS turns (default 4) run at once in one process. A turn's
+   NLU and policies run on the event loop (TensorFlow, synchronously); with dozens of turns in
+   flight every loop iteration runs dozens of those steps, so timers and new requests wait
+   seconds. The WeChat channel must answer WeChat within 5 s (passively, or `success` and push
+   later) and could not above saturation. With the limit, the turns beyond it wait their turn
+   without using the CPU, and the channels' own deadlines keep working. Throughput does not
+   change: the work is CPU-bound, four turns in flight are enough to overlap the action server's
+   and Redis's round trips. The limit is taken inside the conversation lock, so a turn waiting
+   for its conversation's lock never holds a place. 0 turns the limit off.
+
+3. A turn whose custom action cannot run (action server down, hung past ACTION_TIMEOUT_S,
+   answering with an error or garbage) is abandoned as a whole. Stock Rasa logs the failure and
+   carries on as if the action had run: with the action server stopped, a citizen starting a
+   report got an empty "please confirm: 事项：情况：地点：" — a form that was never filled.
+   Abandoned, the turn saves nothing (the tracker is saved at its end), the channel's pipeline
+   answers the approved `utter_service_busy` ("您的消息已收到。请稍后再发一次"), and when the
+   citizen sends it again after the action server is back, it is handled as if the first try
+   had never happened. An action that rejects itself (`ActionExecutionRejection`, how forms
+   work) is not a failure and passes through unchanged.
+
+4. A message a channel gives no id (REST, web chat) gets one derived from the conversation as
+   saved before it — sender, text, and the time of the last message in the saved conversation —
+   instead of a random one. A citizen who is told "busy, send it again" after a Rasa process died
+   in the middle of their turn sends the same text onto the same saved conversation (the dead
+   turn saved nothing), so it gets the same id, and everything keyed by it is done once: the
+   ticket that the dead turn's action already filed is found again, not filed a second time
+   (actions file tickets under an idempotency key made of the message id; tests/test_faults.py).
+   The same text sent again after it was answered comes after that answer: a new id. Ids given
+   by a channel (WeChat's MsgId) are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import logging
+import os
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MAX_TURNS_ENV = "RASA_MAX_CONCURRENT_TURNS"
+DEFAULT_MAX_TURNS = 4
+
+
+def max_turns() -> int:
+    raw = os.environ.get(MAX_TURNS_ENV, "").strip()
+    return int(raw) if raw else DEFAULT_MAX_TURNS
+
+
+def validate_action_results_with_a_compiled_schema() -> None:
+    from jsonschema import ValidationError
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    if getattr(RemoteAction._validate_action_result, "_compiled", False):
+        return
+    schema = RemoteAction.action_response_format_spec()
+    cls = validator_for(schema)
+    cls.check_schema(schema)  # once, here, instead of on every action result
+    validator = cls(schema)
+
+    def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        try:
+            validator.validate(result)
+            return True
+        except ValidationError as e:  # Rasa's own message, unchanged
+            e.message += (
+                ". Failed to validate Action server response from API, "
+                "make sure your response from the Action endpoint is valid. "
+                f"For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+            )
+            raise
+
+    _validate_action_result._compiled = True  # type: ignore[attr-defined]
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+def limit_concurrent_turns(limit: int) -> None:
+    from rasa.core.processor import MessageProcessor
+
+    if limit <= 0 or getattr(MessageProcessor.handle_message, "_limited", False):
+        return
+    original = MessageProcessor.handle_message
+    semaphores: dict[int, asyncio.Semaphore] = {}  # per event loop (Rasa runs one)
+
+    async def handle_message(self: MessageProcessor, message: Any) -> Any:
+        loop_id = id(asyncio.get_running_loop())
+        sem = semaphores.get(loop_id)
+        if sem is None:
+            sem = semaphores[loop_id] = asyncio.Semaphore(limit)
+        async with sem:
+            return await original(self, message)
+
+    handle_message._limited = True  # type: ignore[attr-defined]
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+
+
+# set while a citizen's message is handled (MessageProcessor.handle_message), per task
+_IN_TURN: contextvars.ContextVar[bool] = contextvars.ContextVar("hotline_in_turn", default=False)
+
+
+class _ActionFailed(BaseException):
+    """Carries an action's failure past Rasa's `except Exception` in `_run_action` (which would
+    swallow it) up to `handle_message`, where it becomes `ActionServerUnavailable`."""
+
+
+class ActionServerUnavailable(Exception):
+    """The turn was abandoned because a custom action could not run; nothing of it was saved."""
+
+
+def abandon_turns_whose_action_fails() -> None:
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(RemoteAction.run, "_abandons", False):
+        return
+    original_run = RemoteAction.run
+
+    async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original_run(self, *args, **kwargs)
+        except ActionExecutionRejection:
+            raise
+        except Exception as e:
+            if not _IN_TURN.get():  # the HTTP API (desk: trigger_intent, execute): Rasa's own way
+                raise
+            log.error("custom action %s could not run (%s): the turn is abandoned", self.name(), type(e).__name__)
+            raise _ActionFailed(self.name()) from e
+
+    run._abandons = True  # type: ignore[attr-defined]
+    RemoteAction.run = run  # type: ignore[method-assign]
+
+    original_handle = MessageProcessor.handle_message
+
+    async def handle_message(self: MessageProcessor, message: Any) -> Any:
+        token = _IN_TURN.set(True)
+        try:
+            return await original_handle(self, message)
+        except _ActionFailed as failed:
+            raise ActionServerUnavailable(f"custom action {failed.args[0]} could not run") from failed.__cause__
+        finally:
+            _IN_TURN.reset(token)
+
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+
+
+def stable_message_id(sender_id: str, text: str | None, tracker: Any) -> str:
+    """The id of a message without one: the same for the same text on the same saved conversation."""
+    last = next((e.timestamp for e in reversed(tracker.events) if getattr(e, "type_name", "") in ("user", "bot")), None)
+    return hashlib.sha256(f"{sender_id}\x1f{text or ''}\x1f{last!r}".encode()).hexdigest()[:32]
+
+
+def stable_ids_for_messages_sent_again() -> None:
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(UserMessage.__init__, "_marks_ids", False):
+        return
+    original_init = UserMessage.__init__
+
+    def __init__(self: UserMessage, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        given = kwargs.get(
+            "message_id", args[5] if len(args) > 5 else None
+        )  # (text, output, sender, parse, channel, id)
+        self.hotline_id_given = given is not None  # type: ignore[attr-defined]
+
+    __init__._marks_ids = True  # type: ignore[attr-defined]
+    UserMessage.__init__ = __init__  # type: ignore[method-assign]
+
+    original_handle = MessageProcessor._handle_message_with_tracker
+
+    async def _handle_message_with_tracker(self: MessageProcessor, message: UserMessage, tracker: Any) -> None:
+        if not getattr(message, "hotline_id_given", True):
+            message.message_id = stable_message_id(message.sender_id, message.text, tracker)
+        await original_handle(self, message, tracker)
+
+    MessageProcessor._handle_message_with_tracker = _handle_message_with_tracker  # type: ignore[method-assign]
+
+
+def apply() -> None:
+    validate_action_results_with_a_compiled_schema()
+    abandon_turns_whose_action_fails()
+    stable_ids_for_messages_sent_again()
+    limit = max_turns()
+    limit_concurrent_turns(limit)
+    log.info("rasa tuning: compiled action-result schema; at most %s concurrent turns", limit or "unlimited")

@@ -1,0 +1,130 @@
+"""bot/lock_store.py on a real Redis: several processes (here: several store instances, each with
+its own connection) share one queue per conversation without races, in order, and a dead
+process's turn stops blocking its citizen within one lease."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import pytest
+
+from bot import lock_store
+from bot.lock_store import AtomicRedisLockStore
+
+
+@pytest.fixture()
+def stores(redis_url: str) -> Iterator[list[AtomicRedisLockStore]]:
+    u = urlparse(redis_url)
+    made = [AtomicRedisLockStore(host=u.hostname, port=u.port, db=0, key_prefix="hotline") for _ in range(3)]
+    yield made
+    for s in made:
+        s.red.close()
+
+
+def test_built_by_rasa_from_endpoints_yml(redis_url: str) -> None:
+    from rasa.core.lock_store import LockStore
+    from rasa.utils.endpoints import EndpointConfig
+
+    u = urlparse(redis_url)
+    config = EndpointConfig(url=u.hostname, type="bot.lock_store.AtomicRedisLockStore", port=u.port, db=0,
+                            password="", key_prefix="hotline")  # fmt: skip
+    store = LockStore.create(config)
+    assert isinstance(store, AtomicRedisLockStore)
+    assert store.key_prefix == "hotline:lock:"
+    assert store.issue_ticket("c1") == 0
+
+
+def test_tickets_issued_at_once_from_many_processes_are_all_different(stores: list[AtomicRedisLockStore]) -> None:
+    numbers: list[int] = []
+    barrier = threading.Barrier(6)
+
+    def issue(store: AtomicRedisLockStore) -> None:
+        barrier.wait()
+        for _ in range(40):
+            numbers.append(store.issue_ticket("race"))
+
+    threads = [threading.Thread(target=issue, args=(stores[i % 3],)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # read-modify-write (stock RedisLockStore) hands out the same number twice under this load
+    assert sorted(numbers) == list(range(240))
+
+
+def test_the_queue_is_rasas_own_format_and_expires_with_its_last_lease(stores: list[AtomicRedisLockStore]) -> None:
+    store = stores[0]
+    first, second = store.issue_ticket("fmt"), store.issue_ticket("fmt")
+    lock = store.get_lock("fmt")  # Rasa's TicketLock.from_dict reads it
+    assert lock is not None and [t.number for t in lock.tickets] == [first, second]
+    assert lock.now_serving == first and lock.is_locked(second)
+    assert 0 < store.red.pttl("hotline:lock:fmt") <= (lock_store.LEASE_S + 5) * 1000
+    store.cleanup("fmt", first)
+    assert [t.number for t in store.get_lock("fmt").tickets] == [second]  # type: ignore[union-attr]
+    store.cleanup("fmt", second)
+    assert store.red.exists("hotline:lock:fmt") == 0
+
+
+async def test_turns_on_different_processes_run_one_at_a_time_in_arrival_order(
+    stores: list[AtomicRedisLockStore],
+) -> None:
+    holding: list[int] = []
+    peak = 0
+    order: list[int] = []
+
+    async def turn(i: int) -> None:
+        nonlocal peak
+        async with stores[i % 3].lock("citizen"):
+            holding.append(i)
+            peak = max(peak, len(holding))
+            order.append(i)
+            await asyncio.sleep(0.02)
+            holding.remove(i)
+
+    tasks = []
+    for i in range(12):
+        tasks.append(asyncio.create_task(turn(i)))
+        await asyncio.sleep(0.005)  # messages arrive one after the other, each on the next process
+    await asyncio.gather(*tasks)
+    assert peak == 1
+    assert order == list(range(12))
+    assert stores[0].red.exists("hotline:lock:citizen") == 0
+
+
+async def test_a_turn_longer_than_its_lease_keeps_the_lock(
+    stores: list[AtomicRedisLockStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lock_store, "LEASE_S", 0.5)
+    events: list[str] = []
+
+    async def long_turn() -> None:
+        async with stores[0].lock("long"):
+            events.append("long starts")
+            await asyncio.sleep(1.5)  # three leases
+            events.append("long ends")
+
+    async def next_message() -> None:
+        await asyncio.sleep(0.1)
+        async with stores[1].lock("long"):
+            events.append("next starts")
+
+    await asyncio.gather(long_turn(), next_message())
+    assert events == ["long starts", "long ends", "next starts"]
+
+
+async def test_a_dead_processs_turn_stops_blocking_within_one_lease(
+    stores: list[AtomicRedisLockStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lock_store, "LEASE_S", 1.0)
+    stores[0].issue_ticket("orphan", 1.0)  # a process took the turn and was killed: no renewal, no cleanup
+    started = time.monotonic()
+    async with stores[1].lock("orphan"):
+        waited = time.monotonic() - started
+    assert 0.8 <= waited < 2.0
+    raw = stores[1].red.get("hotline:lock:orphan")
+    assert raw is None or json.loads(raw)["tickets"] == []

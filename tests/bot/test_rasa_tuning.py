@@ -1,0 +1,179 @@
+"""bot/rasa_tuning.py: the same check of action results without re-checking the schema, and a
+cap on the turns one Rasa process runs at once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from jsonschema import ValidationError
+from jsonschema.validators import validator_for
+
+from bot import rasa_tuning
+
+
+@pytest.fixture()
+def remote_action(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from rasa.core.actions.action import RemoteAction
+
+    # undo the patch after the test (the class is shared by the whole test process)
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction._validate_action_result)
+    rasa_tuning.validate_action_results_with_a_compiled_schema()
+    return RemoteAction("action_x", None)
+
+
+def test_action_results_are_checked_as_before_without_rechecking_the_schema(
+    remote_action: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    cls = validator_for(RemoteAction.action_response_format_spec())
+    checks = []
+    monkeypatch.setattr(cls, "check_schema", classmethod(lambda c, s, **kw: checks.append(s)))
+    good = {"events": [{"event": "slot", "name": "handed_off", "value": True}], "responses": [{"text": "您好"}]}
+    for _ in range(5):
+        assert remote_action._validate_action_result(good) is True
+    assert checks == []  # stock Rasa (jsonschema.validate) checks the schema on every call
+
+    with pytest.raises(ValidationError) as bad_events:
+        remote_action._validate_action_result({"events": "slot handed_off"})
+    assert "Failed to validate Action server response" in bad_events.value.message
+    with pytest.raises(ValidationError):
+        remote_action._validate_action_result({"events": [{"event": "no_such_event"}]})
+    with pytest.raises(ValidationError):
+        remote_action._validate_action_result({"responses": "您好"})
+
+
+async def test_no_more_turns_run_at_once_than_the_limit_and_none_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.core.processor import MessageProcessor
+
+    running, peak, done = 0, 0, []
+
+    async def fake_turn(self: Any, message: str) -> str:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        done.append(message)
+        return message
+
+    monkeypatch.setattr(MessageProcessor, "handle_message", fake_turn)
+    rasa_tuning.limit_concurrent_turns(3)
+    results = await asyncio.gather(*(MessageProcessor.handle_message(None, f"m{i}") for i in range(20)))  # type: ignore[arg-type]
+    assert results == [f"m{i}" for i in range(20)]
+    assert sorted(done) == sorted(results)
+    assert peak == 3
+
+
+def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(rasa_tuning.MAX_TURNS_ENV, raising=False)
+    assert rasa_tuning.max_turns() == rasa_tuning.DEFAULT_MAX_TURNS
+    monkeypatch.setenv(rasa_tuning.MAX_TURNS_ENV, "0")
+    assert rasa_tuning.max_turns() == 0
+
+
+@pytest.fixture()
+def failing_action(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A remote action whose server fails, inside a processor that swallows errors like Rasa's
+    `_run_action` does (logs, carries on with no events)."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.exceptions import RasaException
+
+    failure: list[BaseException] = [RasaException("Failed to execute custom action 'action_start_report'")]
+
+    async def server_run(self: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        raise failure[0]
+
+    async def processor_turn(self: Any, message: str) -> list[str]:
+        try:
+            await RemoteAction("action_start_report", None).run()
+        except Exception:  # rasa.core.processor._run_action: logged and swallowed
+            return ["utter_report_confirm with empty slots"]
+        return ["the action ran"]
+
+    monkeypatch.setattr(RemoteAction, "run", server_run)
+    monkeypatch.setattr(MessageProcessor, "handle_message", processor_turn)
+    rasa_tuning.abandon_turns_whose_action_fails()
+    return failure
+
+
+async def test_a_turn_whose_action_server_fails_is_abandoned_not_carried_on(
+    failing_action: list[BaseException],
+) -> None:
+    from rasa.core.processor import MessageProcessor
+
+    with pytest.raises(rasa_tuning.ActionServerUnavailable):
+        await MessageProcessor.handle_message(None, "我要投诉噪音")  # type: ignore[arg-type]
+    failing_action[0] = asyncio.TimeoutError()  # hung past ACTION_TIMEOUT_S
+    with pytest.raises(rasa_tuning.ActionServerUnavailable):
+        await MessageProcessor.handle_message(None, "我要投诉噪音")  # type: ignore[arg-type]
+
+
+async def test_a_rejecting_action_and_calls_outside_a_turn_keep_rasas_behaviour(
+    failing_action: list[BaseException],
+) -> None:
+    from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.exceptions import RasaException
+
+    failing_action[0] = ActionExecutionRejection("validate_report_form")  # how forms work
+    assert await MessageProcessor.handle_message(None, "x") == ["utter_report_confirm with empty slots"]  # type: ignore[arg-type]
+    failing_action[0] = RasaException("down")
+    with pytest.raises(RasaException):  # the desk's trigger_intent: Rasa's own error handling
+        await RemoteAction("action_start_report", None).run()
+
+
+def _saved_conversation(*events: Any) -> Any:
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return DialogueStateTracker.from_events("citizen-1", list(events))
+
+
+@pytest.fixture()
+def captured_ids(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+
+    seen: list[str] = []
+
+    async def rasa_logs_it(self: Any, message: Any, tracker: Any) -> None:
+        seen.append(message.message_id)
+
+    monkeypatch.setattr(MessageProcessor, "_handle_message_with_tracker", rasa_logs_it)
+    monkeypatch.setattr(UserMessage, "__init__", UserMessage.__init__)
+    rasa_tuning.stable_ids_for_messages_sent_again()
+    return seen
+
+
+async def test_a_message_sent_again_onto_the_same_saved_conversation_keeps_its_id(captured_ids: list[str]) -> None:
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.events import BotUttered, UserUttered
+
+    saved = _saved_conversation(
+        UserUttered("我要投诉噪音", timestamp=100.0), BotUttered("请您确认登记内容", timestamp=101.0)
+    )
+
+    async def turn(text: str, tracker: Any, **kw: Any) -> str:
+        await MessageProcessor._handle_message_with_tracker(
+            None, UserMessage(text, sender_id="citizen-1", **kw), tracker
+        )  # type: ignore[arg-type]
+        return captured_ids[-1]
+
+    first = await turn("/affirm", saved)
+    again = await turn("/affirm", saved)  # the first try died with its process: nothing was saved
+    assert first == again
+    # the same words after the answer was saved: a new message
+    answered = _saved_conversation(
+        *saved.events, UserUttered("/affirm", timestamp=102.0), BotUttered("已登记", timestamp=103.0)
+    )
+    assert await turn("/affirm", answered) != first
+    assert await turn("/deny", saved) != first
+    # an id the channel gives (WeChat's MsgId) is kept; positionally too
+    assert await turn("/affirm", saved, message_id="wechat-123") == "wechat-123"
+    msg = UserMessage("/affirm", None, "citizen-1", None, "wechat", "wechat-456")
+    await MessageProcessor._handle_message_with_tracker(None, msg, saved)  # type: ignore[arg-type]
+    assert captured_ids[-1] == "wechat-456"
