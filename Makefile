@@ -87,10 +87,11 @@ bench: setup train ## load test on its own stack (or ARGS="--rasa-url URL"); fig
 	$(BIN)/python -m bench $(ARGS)
 
 report: setup ## supervision report for a date range (FROM=2026-11-01 TO=2026-11-30)
-	$(BIN)/python -m bot.reports $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+	@# the same settings as `make run` (DATABASE_URL, DESK_API_TOKEN, ports) from .env
+	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.reports $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 seed: setup ## play a realistic day through the running stack (`make run`), then write today's report
-	$(BIN)/python -m bot.seed
+	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.seed
 
 lock: ## regenerate requirements.lock (maintainers only; needs the registry)
 	$(PY) scripts/make_lock.py
