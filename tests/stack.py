@@ -262,7 +262,7 @@ def start_stack(
         if "rasa" in processes:
             wait_http(f"{stack.rasa_url}/", timeout=300, proc=stack.procs["rasa"])
             stack.rest("warmup", "你好")  # the first request loads the graph; warm it before tests time anything
-    except Exception:
+    except BaseException:  # pytest-timeout and Ctrl-C too: never leave processes behind
         sys.stderr.write(stack.all_logs()[-5000:])
         stack.stop()
         raise
@@ -467,7 +467,7 @@ def start_cluster(
             stack.wait_rasa(name)
         if with_nginx:
             nginx = NginxServer([stack.rasa_ports[n] for n in names]).start()
-    except Exception:
+    except BaseException:  # pytest-timeout and Ctrl-C too: never leave processes behind
         stack.stop()
         raise
     return stack, names, nginx
