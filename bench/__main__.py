@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -34,8 +33,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WECHAT_TOKEN = "bench-wechat-token"  # noqa: S105 - the bench's own throwaway stack
 WECHAT_APPID = "wxbench0000000001"
 WECHAT_DEADLINE_S = 5.0  # WeChat gives up on a callback after 5 s
-PART = re.compile(r"^（\d+/\d+）")  # channels/wechat.py numbers the parts of a long reply
-PART_FIRST = re.compile(r"^（1/\d+）")
 
 
 def log(text: str) -> None:
@@ -53,9 +50,10 @@ class OwnStack:
     """The stack the bench starts: actions + N Rasa processes (+ nginx when N > 1), one Redis,
     one database (SQLite, or a throwaway PostgreSQL with --postgres), the WeChat stand-in."""
 
-    def __init__(self, processes: int, postgres: bool) -> None:
+    def __init__(self, processes: int, postgres: bool, extra_env: dict[str, str] | None = None) -> None:
         self.processes = processes
         self.postgres = postgres
+        self.extra_env = extra_env or {}
         self.stack: Any = None
         self.nginx: Any = None
         self.pg: Any = None
@@ -75,6 +73,7 @@ class OwnStack:
             "WECHAT_APPSECRET": self.standin.secret,
             "WECHAT_API_BASE": self.standin.base_url,
             "WECHAT_AES_KEY": "",
+            **self.extra_env,
         }
         if self.postgres:
             self.pg = PostgresServer().start()
@@ -163,47 +162,50 @@ def floor(count: int) -> dict[str, Any]:
 async def drain(standin: Any, outcomes: list[Outcome], timeout: float) -> dict[str, Any]:
     """Wait until every reply WeChat was told `success` for has come through 客服消息.
 
-    A citizen may have several messages in a level: the i-th reply pushed to a citizen belongs to
-    their i-th message answered `success` (a long reply's later parts, "（2/3）...", are not new
-    replies). Pushed to a citizen more often than they were told `success`: sent twice."""
-    expected: dict[str, list[Outcome]] = {}
-    for o in sorted(outcomes, key=lambda o: o.started):
-        if o.kind == "success":
-            expected.setdefault(o.sender, []).append(o)
-    total = sum(len(v) for v in expected.values())
+    The bench sends WeChat one message per citizen, so everything pushed to a citizen is the
+    reply to that message (a reply may be several texts, pushed one by one). Told `success` and
+    nothing pushed: a reply lost. The same text pushed twice to a citizen, or a push to a
+    citizen who was answered passively: a reply sent twice."""
+    expected = {o.sender for o in outcomes if o.kind == "success"}
 
-    def pushes() -> dict[str, list[float]]:
+    def pushes() -> dict[str, list[tuple[float, str]]]:
         with standin._lock:
-            out: dict[str, list[float]] = {}
+            out: dict[str, list[tuple[float, str]]] = {}
             for m in standin.messages:
-                if PART.match(m.content) and not PART_FIRST.match(m.content):
-                    continue
-                out.setdefault(m.touser, []).append(m.at)
+                out.setdefault(m.touser, []).append((m.at, m.content))
             return out
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = pushes()
-        if all(len(got.get(s, [])) >= len(v) for s, v in expected.items()):
+        if all(got.get(s) for s in expected):
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)  # anything sent twice would show now
     got = pushes()
     delivered: list[float] = []
-    lost = extra = 0
-    senders = {o.sender for o in outcomes}
-    for sender in senders:
-        times, owed = got.get(sender, []), expected.get(sender, [])
-        delivered += [t - o.started for o, t in zip(owed, times, strict=False)]
-        lost += max(0, len(owed) - len(times))
-        extra += max(0, len(times) - len(owed))
+    lost = twice = 0
+    examples: list[dict[str, Any]] = []  # of anything sent twice, to look into
+    for o in outcomes:
+        mine = got.get(o.sender, [])
+        texts = [text for _, text in mine]
+        doubled = len(texts) - len(set(texts)) + (1 if o.kind == "passive" and mine else 0)
+        twice += doubled
+        if doubled and len(examples) < 3:
+            examples.append({"sender": o.sender, "answered": o.kind, "pushed": [t[:60] for t in texts]})
+        if o.kind == "success":
+            if mine:
+                delivered.append(mine[0][0] - o.started)
+            else:
+                lost += 1
     return {
-        "pushed": total,
+        "pushed": len(expected),
         "push_delivered": len(delivered),
         "push_lost": lost,
-        "pushed_twice": extra,
+        "pushed_twice": twice,
         "push_p50_s": round(percentile(delivered, 50), 2) if delivered else None,
         "push_max_s": round(max(delivered), 2) if delivered else None,
+        "sent_twice_examples": examples,
     }
 
 
@@ -211,6 +213,13 @@ async def drain(standin: Any, outcomes: list[Outcome], timeout: float) -> dict[s
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"command": " ".join(["python -m bench", *sys.argv[1:]]), "machine": system.machine()}
     result["training"] = system.training_time()
+    if not args.rasa_url:
+        result["settings"] = {
+            "rasa_processes": args.processes,
+            "database": "postgresql" if args.postgres else "sqlite",
+            "max_concurrent_turns": args.max_turns if args.max_turns is not None else "default (4)",
+            "wechat_reply_budget_s": args.wechat_budget or "default (4.0)",
+        }
     log(f"machine: {result['machine']['cores']} cores, {result['machine']['cpu']}; {result['machine']['uptime']}")
     own: OwnStack | None = None
     try:
@@ -220,7 +229,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             log(
                 f"starting a stack with {args.processes} Rasa process(es){' behind nginx' if args.processes > 1 else ''}"
             )
-            own = OwnStack(args.processes, args.postgres)
+            extra = {"RASA_MAX_CONCURRENT_TURNS": str(args.max_turns)} if args.max_turns is not None else {}
+            if args.wechat_budget:
+                extra["WECHAT_REPLY_BUDGET_S"] = str(args.wechat_budget)
+            own = OwnStack(args.processes, args.postgres, extra)
             own.start()
             url, standin, token = own.url, own.standin, WECHAT_TOKEN
             result["startup_s"] = own.startup
@@ -244,7 +256,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         send: Any = RestClient(session, url, busy)
                     else:
                         send = WeChatClient(session, url, token, busy)
-                    citizens = Citizens(texts, f"bench-{stamp}-{channel}-c{c}")
+                    # WeChat: one message per citizen, so that every reply pushed to a citizen is
+                    # accounted to its message (a reply may be several texts, pushed one by one)
+                    per = 1 if channel == "wechat" else 4
+                    citizens = Citizens(texts, f"bench-{stamp}-{channel}-c{c}", per_citizen=per)
                     profile = None
                     profile_out = Path(args.out) / f"profile-{stamp}-{channel}-c{c}.txt"
                     if args.profile and own and channel == "rest" and c == args.profile_at:
@@ -314,6 +329,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"Command: `{result['command']}` against {result.get('target')}",
         f"Machine: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB, Python {m['python']}",
         f"`uptime` before: `{m['uptime']}`; after: `{result.get('machine_after', {}).get('uptime', '')}`",
+        f"Stack: {result.get('settings', 'a running stack')}",
         "",
         "| channel | load | messages | msg/s | p50 ms | p95 ms | p99 ms | errors | answers | load avg |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -371,6 +387,8 @@ def main() -> int:
         "--processes", type=int, default=1, help="Rasa processes in the bench's own stack (>1: behind nginx)"
     )
     parser.add_argument("--postgres", action="store_true", help="own stack on a throwaway PostgreSQL (make postgres)")
+    parser.add_argument("--max-turns", type=int, help="RASA_MAX_CONCURRENT_TURNS of the own stack (0: no limit)")
+    parser.add_argument("--wechat-budget", type=float, help="WECHAT_REPLY_BUDGET_S of the own stack")
     parser.add_argument("--floor", type=int, default=300, help="parses for the floor (0: skip)")
     parser.add_argument("--profile", action="store_true", help="py-spy on the Rasa process during one REST level")
     parser.add_argument("--profile-at", type=int, default=8, help="the REST concurrency to profile")

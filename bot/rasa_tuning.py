@@ -8,15 +8,18 @@ before the server starts.
    about a quarter of the Rasa process's CPU. The check on the action server's answer stays exactly
    the same (same schema, same error); only the repeated check of the schema goes.
 
-2. At most RASA_MAX_CONCURRENT_TURNS turns (default 4) run at once in one process. A turn's
+2. At most RASA_MAX_CONCURRENT_TURNS turns (default 2) run at once in one process. A turn's
    NLU and policies run on the event loop (TensorFlow, synchronously); with dozens of turns in
    flight every loop iteration runs dozens of those steps, so timers and new requests wait
    seconds. The WeChat channel must answer WeChat within 5 s (passively, or `success` and push
    later) and could not above saturation. With the limit, the turns beyond it wait their turn
    without using the CPU, and the channels' own deadlines keep working. Throughput does not
-   change: the work is CPU-bound, four turns in flight are enough to overlap the action server's
-   and Redis's round trips. The limit is taken inside the conversation lock, so a turn waiting
-   for its conversation's lock never holds a place. 0 turns the limit off.
+   change (the work is CPU-bound; two turns in flight overlap one's action server or Redis round
+   trip with the other's CPU): measured, REST at concurrency 8 made 17.4 messages/s with 2 and
+   18.5 with 4 (noise), while WeChat at 4x saturation answered 824 of 824 callbacks within 5 s
+   with 2 and 561 of 754 with 4 (docs/performance.md). The limit is taken inside the
+   conversation lock, so a turn waiting for its conversation's lock never holds a place.
+   0 turns the limit off.
 
 3. A turn whose custom action cannot run (action server down, hung past ACTION_TIMEOUT_S,
    answering with an error or garbage) is abandoned as a whole. Stock Rasa logs the failure and
@@ -51,7 +54,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MAX_TURNS_ENV = "RASA_MAX_CONCURRENT_TURNS"
-DEFAULT_MAX_TURNS = 4
+DEFAULT_MAX_TURNS = 2
 
 
 def max_turns() -> int:
