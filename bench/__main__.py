@@ -28,6 +28,7 @@ from bench import system
 from bench.clients import RestClient, WeChatClient, connector
 from bench.corpus import messages
 from bench.load import Citizens, Level, Outcome, closed_loop, open_loop, percentile
+from bot.rasa_tuning import DEFAULT_MAX_TURNS
 
 ROOT = Path(__file__).resolve().parent.parent
 WECHAT_TOKEN = "bench-wechat-token"  # noqa: S105 - the bench's own throwaway stack
@@ -217,7 +218,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         result["settings"] = {
             "rasa_processes": args.processes,
             "database": "postgresql" if args.postgres else "sqlite",
-            "max_concurrent_turns": args.max_turns if args.max_turns is not None else "default (4)",
+            "max_concurrent_turns": args.max_turns if args.max_turns is not None else f"default ({DEFAULT_MAX_TURNS})",
             "wechat_reply_budget_s": args.wechat_budget or "default (4.0)",
         }
     log(f"machine: {result['machine']['cores']} cores, {result['machine']['cpu']}; {result['machine']['uptime']}")

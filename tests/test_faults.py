@@ -286,7 +286,7 @@ async def test_a_wechat_message_whose_process_dies_mid_turn_is_still_answered(cl
                 assert resp.status == 200
                 retry = await resp.text()
         passive = re.search(r"<Content><!\[CDATA\[(.*)\]\]></Content>", retry, re.S)
-        pushed = await cluster.standin.wait_for(openid, 1, timeout=20)
+        pushed = await cluster.standin.wait_for(openid, 1, timeout=12)
     finally:
         await r.close()
         await asyncio.to_thread(stack.restart_rasa, victim)
