@@ -17,7 +17,9 @@ ticket is a lease of LEASE_S seconds that its process renews while it waits and 
 the lock, so a turn may take as long as it needs, and a dead process's tickets expire within
 LEASE_S. A waiting turn looks again every POLL_S (Rasa looks once a second), so a citizen's
 second message starts as soon as the first is done. The queue's key expires with its last lease:
-no lock is left behind in Redis forever.
+no lock is left behind in Redis forever. A waiting turn whose own lease lapsed (its process's
+event loop stalled longer than a lease) queues again at the back instead of failing the citizen's
+message, and ticket numbers never repeat, so a lapsed ticket is never mistaken for another's.
 """
 
 from __future__ import annotations
@@ -37,20 +39,26 @@ log = logging.getLogger(__name__)
 LEASE_S = 15.0  # a dead process's turn blocks its citizen at most this long
 POLL_S = 0.05
 
-# KEYS[1] lock key; ARGV: now, lease seconds, conversation id -> the new ticket's number
+# KEYS[1] lock key; ARGV: now, lease seconds, conversation id -> the new ticket's number.
+# Numbers never repeat: a number is above every number issued before (`last_issued`, kept in the
+# JSON, which Rasa's reader ignores) and above the clock in ms (the queue's key may have gone).
+# Reusing the number of a lapsed ticket would let two turns of one citizen run at once.
 _ISSUE = """
 local now, lease = tonumber(ARGV[1]), tonumber(ARGV[2])
-local kept, last = {}, -1
+local kept, last = {}, math.floor(now * 1000) - 1
 local raw = redis.call('GET', KEYS[1])
 if raw then
-  for _, t in ipairs(cjson.decode(raw)['tickets'] or {}) do
+  local lock = cjson.decode(raw)
+  last = math.max(last, tonumber(lock['last_issued'] or -1))
+  for _, t in ipairs(lock['tickets'] or {}) do
     local d = cjson.decode(t)
-    if d['expires'] >= now then table.insert(kept, t); last = d['number'] end
+    last = math.max(last, d['number'])
+    if d['expires'] >= now then table.insert(kept, t) end
   end
 end
 local number = last + 1
 table.insert(kept, cjson.encode({number = number, expires = now + lease}))
-redis.call('SET', KEYS[1], cjson.encode({conversation_id = ARGV[3], tickets = kept}))
+redis.call('SET', KEYS[1], cjson.encode({conversation_id = ARGV[3], tickets = kept, last_issued = number}))
 redis.call('PEXPIRE', KEYS[1], math.ceil((lease + 5) * 1000))
 return number
 """
@@ -136,7 +144,7 @@ class AtomicRedisLockStore(RedisLockStore):
         self, conversation_id: str, lock_lifetime: float = LEASE_S, wait_time_in_seconds: float = POLL_S
     ) -> AsyncGenerator[TicketLock, None]:
         # Rasa passes its own 60 s lifetime and 1 s wait: leases and a short poll replace both
-        ticket = self.issue_ticket(conversation_id, LEASE_S)
+        ticket = [self.issue_ticket(conversation_id, LEASE_S)]  # the keep-alive renews whichever is current
         renewal = asyncio.ensure_future(self._keep_alive(conversation_id, ticket))
         try:
             yield await self._wait_for_turn(conversation_id, ticket)
@@ -145,27 +153,31 @@ class AtomicRedisLockStore(RedisLockStore):
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
             try:
-                self.cleanup(conversation_id, ticket)
+                self.cleanup(conversation_id, ticket[0])
             except Exception:  # Redis away: the lease expires by itself
                 log.warning("could not release the lock of a conversation; its lease expires in %.0f s", LEASE_S)
 
-    async def _keep_alive(self, conversation_id: str, ticket: int) -> None:
+    async def _keep_alive(self, conversation_id: str, ticket: list[int]) -> None:
         while True:
             await asyncio.sleep(LEASE_S / 5)  # four renewals may fail before the lease runs out
             try:
-                if not self.renew(conversation_id, ticket):
-                    log.error("the lock lease of a conversation was lost (the event loop stalled > %.0f s?)", LEASE_S)
-                    return
+                if not self.renew(conversation_id, ticket[0]):
+                    log.warning("the lock lease of a conversation lapsed (the event loop stalled > %.0f s?)", LEASE_S)
             except Exception:
                 log.warning("could not renew a conversation's lock lease (Redis unavailable)")
 
-    async def _wait_for_turn(self, conversation_id: str, ticket: int) -> TicketLock:
+    async def _wait_for_turn(self, conversation_id: str, ticket: list[int]) -> TicketLock:
         delay = POLL_S
         while True:
             lock = self.get_lock(conversation_id)
-            if lock is None or ticket not in [t.number for t in lock.tickets]:
-                raise LockError(f"Could not acquire lock for conversation_id '{conversation_id}'.")
-            if not lock.is_locked(ticket):
+            if lock is None or ticket[0] not in [t.number for t in lock.tickets]:
+                # Our lease lapsed while we waited: this process's event loop stalled longer than a
+                # lease (a CPU-starved machine; a dead process does not get here). Dropping the
+                # citizen's message for that would be worse than queueing it again at the back.
+                log.warning("a waiting turn's lock lease lapsed (event loop stalled?): queued again")
+                ticket[0] = self.issue_ticket(conversation_id, LEASE_S)
+                continue
+            if not lock.is_locked(ticket[0]):
                 return lock
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.25)  # a long turn ahead: look less often
