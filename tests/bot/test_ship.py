@@ -174,7 +174,7 @@ def test_a_model_swap_during_a_stream_of_requests_loses_none(swap_stack: tuple[S
     for _, _, _, texts in results:
         assert texts, "a request got no answer"
         for text in texts:
-            assert cat.match(text) not in (None, "utter_service_busy"), text
+            assert cat.match(text) not in (None, "utter_service_busy"), text + "\n" + stack.log_text("rasa")[-6000:]
     during = [r for r in results if t0 <= r[0] <= t2]
     assert during, "no request was in flight while the models were swapped"
 
