@@ -46,7 +46,8 @@ run: setup train ## start Redis, Rasa (5005), actions (5055) and the desk (5080)
 	@$(BIN)/python -m bot.launch migrate
 	@set -a; source .env; set +a; exec $(BIN)/honcho start -f Procfile
 
-test: setup browser postgres nginx train ## everything CI runs: data validation, content check, pytest, conversation tests
+test: setup browser postgres nginx train ## everything CI runs: lint, data validation, content check, pytest, conversation tests
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . >/dev/null
 	$(BIN)/rasa data validate --fail-on-warnings --data $(TRAIN_DATA) >/dev/null
 	$(BIN)/python -m bot.content_check
 	$(BIN)/pytest

@@ -34,6 +34,8 @@ def brief(text: str) -> str:
     """The start of a citizen's story for the confirmation; the ticket keeps the whole text."""
     text = " ".join(text.split())
     return text if len(text) <= BRIEF_CHARS else text[:BRIEF_CHARS] + "……"
+
+
 CRISIS_RESPONSE = {
     "self_harm": "utter_crisis_self_harm",
     "emergency": "utter_crisis_emergency",
@@ -64,7 +66,9 @@ def _message_key(tracker: Tracker, what: str) -> str:
     return f"{tracker.sender_id}:{what}:{marker}"
 
 
-def _file_ticket(tracker: Tracker, *, topic: str, what: str, handoff_: bool, reason: str, **fields: Any) -> dict[str, Any]:
+def _file_ticket(
+    tracker: Tracker, *, topic: str, what: str, handoff_: bool, reason: str, **fields: Any
+) -> dict[str, Any]:
     ticket, created = tickets.create(
         idempotency_key=_message_key(tracker, what),
         channel=_channel(tracker),
@@ -76,7 +80,9 @@ def _file_ticket(tracker: Tracker, *, topic: str, what: str, handoff_: bool, rea
         **fields,
     )
     if created:
-        _publish_quietly("ticket_new", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"])
+        _publish_quietly(
+            "ticket_new", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"]
+        )
     return ticket
 
 
@@ -94,7 +100,9 @@ def _last_topic(tracker: Tracker) -> str | None:
         parse = e.get("parse_data") or {}
         intent = (parse.get("intent") or {}).get("name")
         if intent == "faq":
-            key = ((parse.get("response_selector") or {}).get("faq", {}).get("response", {}) or {}).get("intent_response_key")
+            key = ((parse.get("response_selector") or {}).get("faq", {}).get("response", {}) or {}).get(
+                "intent_response_key"
+            )
             intent = key or intent
         if intent and catalogue.get(intent) and catalogue.get(intent).kind in ("faq", "report"):  # type: ignore[union-attr]
             return intent
@@ -194,7 +202,9 @@ class ActionHandoff(Action):
             if words and not words.startswith("/"):
                 tickets.append(report["id"], "citizen", words)
             ticket = tickets.mark_handoff(report["id"], reason) if in_hours else report
-            _publish_quietly("ticket_updated", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"])
+            _publish_quietly(
+                "ticket_updated", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"]
+            )
             return ticket
         waiting = tickets.open_for_sender(tracker.sender_id, ("after_hours_callback",))
         if waiting is not None:
@@ -203,7 +213,12 @@ class ActionHandoff(Action):
                 tickets.append(waiting["id"], "citizen", words)
             if in_hours:
                 waiting = tickets.mark_handoff(waiting["id"], "request_human")
-            _publish_quietly("ticket_updated", ticket_id=waiting["id"], priority=waiting["priority"], department=waiting["department"])
+            _publish_quietly(
+                "ticket_updated",
+                ticket_id=waiting["id"],
+                priority=waiting["priority"],
+                department=waiting["department"],
+            )
             return waiting
         return None
 
@@ -291,9 +306,19 @@ class ActionCrisis(Action):
         )
         dispatcher.utter_message(response=CRISIS_RESPONSE[intent], ticket_id=ticket["id"])
         _told(ticket, CRISIS_RESPONSE[intent])
-        _publish_quietly("crisis", ticket_id=ticket["id"], priority=ticket["priority"], department=ticket["department"], crisis=intent)
+        _publish_quietly(
+            "crisis",
+            ticket_id=ticket["id"],
+            priority=ticket["priority"],
+            department=ticket["department"],
+            crisis=intent,
+        )
         # a crisis ends whatever form was running; the rules expect the loop to be null
-        events: list[EventType] = [SlotSet("ticket_id", ticket["id"]), ActiveLoop(None), SlotSet("requested_slot", None)]
+        events: list[EventType] = [
+            SlotSet("ticket_id", ticket["id"]),
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+        ]
         return events + _start_handoff(tracker, ticket)
 
 
@@ -391,7 +416,9 @@ class ValidateReportForm(FormValidationAction):
             return [s for s in domain_slots if s != "report_phone"]
         return domain_slots
 
-    def validate_report_what(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_report_what(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(value or "").strip()
         if not text:
             return {"report_what": None}
@@ -402,14 +429,20 @@ class ValidateReportForm(FormValidationAction):
             out["report_when"] = extract_time(text)
         return out
 
-    def validate_report_where(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_report_where(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         location = (tracker.latest_message.get("metadata") or {}).get("location")
         return {"report_where": str(location) if location else (str(value).strip() or NOT_GIVEN)}
 
-    def validate_report_when(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_report_when(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return {"report_when": str(value).strip() or NOT_GIVEN}
 
-    def validate_report_phone(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+    def validate_report_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = str(value or "").strip()
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent in ("skip", "deny") or text in ("跳过", "不留", "不用", "不想留", NOT_GIVEN):
@@ -467,7 +500,9 @@ class ActionFileReport(Action):
         )
         sla = tickets.sla_for(ticket["kind"], ticket["priority"])
         dispatcher.utter_message(response="utter_report_filed", ticket_id=ticket["id"], sla_text=sla.text)
-        return [SlotSet("ticket_id", ticket["id"]), SlotSet("sla_text", sla.text)] + [SlotSet(s, None) for s in REPORT_SLOTS]
+        return [SlotSet("ticket_id", ticket["id"]), SlotSet("sla_text", sla.text)] + [
+            SlotSet(s, None) for s in REPORT_SLOTS
+        ]
 
 
 class ActionReportFix(Action):

@@ -25,7 +25,7 @@ def profile(path: str | None = None) -> dict[str, Any]:
 
 def placeholders(path: str | None = None) -> dict[str, str]:
     """The `{city_*}` values that answers may use (only flat string values)."""
-    return {k: str(v) for k, v in profile(path).items() if k.startswith("city_") and not isinstance(v, (dict, list))}
+    return {k: str(v) for k, v in profile(path).items() if k.startswith("city_") and not isinstance(v, dict | list)}
 
 
 def timezone(path: str | None = None) -> ZoneInfo:

@@ -68,9 +68,7 @@ class Ticket(Base):
     resolution = Column(Text, nullable=True)
     satisfaction = Column(String(8), nullable=True)
     satisfaction_comment = Column(Text, nullable=True)
-    transcript = relationship(
-        "TranscriptEntry", order_by="TranscriptEntry.id", cascade="all, delete-orphan"
-    )
+    transcript = relationship("TranscriptEntry", order_by="TranscriptEntry.id", cascade="all, delete-orphan")
     notes = relationship("TicketNote", order_by="TicketNote.id", cascade="all, delete-orphan")
 
 

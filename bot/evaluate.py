@@ -96,10 +96,12 @@ def evaluate(model: str, heldout: Path = HELDOUT) -> tuple[dict[str, Any], list[
     parses = asyncio.run(_parse_all(model, [t for t, _ in examples]))
     elapsed = time.monotonic() - started
     cases = []
-    for (text, expected), parse in zip(examples, parses):
+    for (text, expected), parse in zip(examples, parses, strict=True):
         predicted, conf = label_of(parse)
         raw, raw_conf = raw_label_of(parse)
-        cases.append(Case(text=text, expected=expected, predicted=predicted, confidence=conf, raw=raw, raw_confidence=raw_conf))
+        cases.append(
+            Case(text=text, expected=expected, predicted=predicted, confidence=conf, raw=raw, raw_confidence=raw_conf)
+        )
     by_kind: dict[str, list[Case]] = defaultdict(list)
     for c in cases:
         by_kind[kind_of(c.expected)].append(c)
@@ -120,13 +122,19 @@ def evaluate(model: str, heldout: Path = HELDOUT) -> tuple[dict[str, Any], list[
     figures["crisis_recall"] = round(sum(c.predicted == c.expected for c in crisis) / max(len(crisis), 1), 4)
     # a non-crisis message treated as a crisis (a false alarm costs an agent, not a life)
     non_crisis = [c for c in cases if kind_of(c.expected) != "crisis"]
-    figures["crisis_false_alarm"] = round(sum(kind_of(c.predicted) == "crisis" for c in non_crisis) / max(len(non_crisis), 1), 4)
+    figures["crisis_false_alarm"] = round(
+        sum(kind_of(c.predicted) == "crisis" for c in non_crisis) / max(len(non_crisis), 1), 4
+    )
     confusions = Counter((c.expected, c.predicted) for c in cases if c.predicted != c.expected)
-    figures["worst_confusions"] = [{"expected": e, "predicted": p, "count": n} for (e, p), n in confusions.most_common(12)]
+    figures["worst_confusions"] = [
+        {"expected": e, "predicted": p, "count": n} for (e, p), n in confusions.most_common(12)
+    ]
     return figures, cases
 
 
-def thresholds(cases: list[Case], kinds: tuple[str, ...] = ("faq", "report", "deflect", "core")) -> list[dict[str, float]]:
+def thresholds(
+    cases: list[Case], kinds: tuple[str, ...] = ("faq", "report", "deflect", "core")
+) -> list[dict[str, float]]:
     """What a fallback threshold would do: accuracy kept vs. false accepts, for calibration."""
     rows = []
     in_kind = [c for c in cases if kind_of(c.expected) in kinds]
@@ -135,8 +143,14 @@ def thresholds(cases: list[Case], kinds: tuple[str, ...] = ("faq", "report", "de
         correct = sum(c.raw == c.expected and c.raw_confidence >= t for c in in_kind)
         wrong = sum(c.raw != c.expected and c.raw_confidence >= t for c in in_kind)
         fa = sum(kind_of(c.raw) == "faq" and c.raw_confidence >= t for c in negatives)
-        rows.append({"threshold": t, "accuracy": round(correct / max(len(in_kind), 1), 4), "wrong_answers": wrong,
-                     "false_accept": round(fa / max(len(negatives), 1), 4)})
+        rows.append(
+            {
+                "threshold": t,
+                "accuracy": round(correct / max(len(in_kind), 1), 4),
+                "wrong_answers": wrong,
+                "false_accept": round(fa / max(len(negatives), 1), 4),
+            }
+        )
     return rows
 
 

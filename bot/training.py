@@ -74,9 +74,11 @@ def train(force: bool = False) -> Path:
         model = model_dir / f"{name}.tar.gz"
         current = model_dir / "current"
         if current.is_symlink():
-            print(f"models/current still points at {current.resolve().name}: `make ship` serves the new model", flush=True)  # noqa: T201
-        _state_file(model_dir).write_text(json.dumps({"fingerprint": fp, "model": model.name,
-                                                      "seconds": round(time.monotonic() - started, 1)}))
+            note = f"models/current still points at {current.resolve().name}: `make ship` serves the new model"
+            print(note, flush=True)  # noqa: T201 - the command's own output
+        _state_file(model_dir).write_text(
+            json.dumps({"fingerprint": fp, "model": model.name, "seconds": round(time.monotonic() - started, 1)})
+        )
         return model
 
 

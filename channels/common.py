@@ -142,7 +142,9 @@ def rate_limited(sender_id: str) -> tuple[bool, bool]:
     return count > limit, count == limit + 1
 
 
-def record_inbound(msg: Incoming, intent: str | None, confidence: float | None, handled_by: str, crisis_intent: str | None) -> None:
+def record_inbound(
+    msg: Incoming, intent: str | None, confidence: float | None, handled_by: str, crisis_intent: str | None
+) -> None:
     try:
         with db.session() as s:
             s.add(
@@ -160,7 +162,9 @@ def record_inbound(msg: Incoming, intent: str | None, confidence: float | None, 
         log.exception("inbound record could not be written (channel=%s)", msg.channel)
 
 
-async def _to_handed_off_ticket(msg: Incoming, state: dict[str, str], output: GuardedOutputChannel, verdict: crisis.Verdict | None) -> bool:
+async def _to_handed_off_ticket(
+    msg: Incoming, state: dict[str, str], output: GuardedOutputChannel, verdict: crisis.Verdict | None
+) -> bool:
     """The message goes to the agent's ticket; False when that ticket is gone or closed."""
     ticket_id = state["ticket_id"]
     ticket = await asyncio.to_thread(tickets.find, ticket_id)
@@ -179,7 +183,11 @@ async def _to_handed_off_ticket(msg: Incoming, state: dict[str, str], output: Gu
         priority = tickets.route(verdict.intent)[2]
         await asyncio.to_thread(tickets.escalate, ticket_id, priority, verdict.intent)
         await handoff.apublish(
-            "ticket_escalated", ticket_id=ticket_id, priority=priority, crisis=verdict.intent, department=ticket["department"]
+            "ticket_escalated",
+            ticket_id=ticket_id,
+            priority=priority,
+            crisis=verdict.intent,
+            department=ticket["department"],
         )
         response = f"utter_crisis_{verdict.intent}"
         await output.send_approved(msg.sender_id, response, ticket_id=ticket_id)

@@ -92,7 +92,7 @@ class RestInput(InputChannel):
                 return response.json({"error": "body must be a JSON object"}, status=400)
             sender = str(body.get("sender") or "").strip()[:200]
             text = body.get("message")
-            if not sender or not isinstance(text, (str, type(None))):
+            if not sender or not isinstance(text, str | None):
                 return response.json({"error": "sender and message are required"}, status=400)
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
             output = RestOutput(collect=True, model_version=model_version(request.app))

@@ -13,7 +13,6 @@ from hypothesis import settings as hypothesis_settings
 
 from tests.stack import RedisServer, Stack, start_stack
 
-
 # Property tests assert behaviour, not speed: a loaded 2-core CI machine must not fail them on
 # Hypothesis' default 200 ms deadline (speed is measured by `make bench`).
 hypothesis_settings.register_profile("hotline", deadline=None, suppress_health_check=[HealthCheck.too_slow])

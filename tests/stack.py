@@ -38,7 +38,7 @@ def wait_http(url: str, timeout: float = 180.0, proc: subprocess.Popen | None = 
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process for {url} exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback test URL
+            with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status < 500:
                     return
         except (urllib.error.URLError, OSError, TimeoutError):
@@ -119,7 +119,7 @@ class Stack:
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
         env = {**self.env, **(extra_env or {})}
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [PY, "-m", "bot.launch", kind or name], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
         )
         self.procs[name] = proc
@@ -186,21 +186,29 @@ class Stack:
 
     # --- clients -----------------------------------------------------------------------------
     def rest(self, sender: str, message: str, timeout: float = 30) -> list[dict[str, Any]]:
-        return post_json(f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout=timeout)
+        return post_json(
+            f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}, timeout=timeout
+        )
 
     def rest_texts(self, sender: str, message: str) -> list[str]:
         return [m.get("text", "") for m in self.rest(sender, message)]
 
     def desk(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
         token = self.env["DESK_API_TOKEN"] if token is None else token
-        return request_json(method, f"{self.desk_url}{path}", body, headers={"Authorization": f"Bearer {token}"} if token else {})
+        return request_json(
+            method, f"{self.desk_url}{path}", body, headers={"Authorization": f"Bearer {token}"} if token else {}
+        )
 
 
-def request_json(method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Any]:
+def request_json(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None, timeout: float = 30
+) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})  # noqa: S310
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             raw = r.read()
             return r.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as e:
@@ -219,13 +227,17 @@ def post_json(url: str, body: Any, timeout: float = 30) -> Any:
 
 
 def base_env(workdir: Path, redis_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RASA_", "DESK_", "WECHAT_", "TELEGRAM_", "REDIS_", "DATABASE_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("RASA_", "DESK_", "WECHAT_", "TELEGRAM_", "REDIS_", "DATABASE_"))
+    }
     env.update(
         APP_ENV="development",
         PYTHONPATH=str(ROOT),
         REDIS_URL=redis_url,
         DATABASE_URL=f"sqlite:///{workdir / 'hotline.db'}",
-        DESK_API_TOKEN="test-desk-token",  # noqa: S106
+        DESK_API_TOKEN="test-desk-token",
         LOG_LEVEL="INFO",
     )
     return env
@@ -251,7 +263,7 @@ def start_stack(
     env.update(extra_env or {})
     stack = Stack(env=env, redis=redis, rasa_port=ports["RASA_PORT"], action_port=ports["ACTION_PORT"],
                   desk_port=ports["DESK_PORT"], workdir=workdir)  # fmt: skip
-    subprocess.run([PY, "-m", "bot.launch", "migrate"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    subprocess.run([PY, "-m", "bot.launch", "migrate"], cwd=ROOT, env=env, check=True)
     try:
         for name in processes:
             stack.start_process(name)
@@ -344,7 +356,9 @@ def render_nginx(conf: str, upstreams: dict[str, list[int]], listen: int, static
         lines = body.splitlines(keepends=True)
         server_lines = [ln for ln in lines if ln.strip().startswith("server ")]
         assert server_lines, f"upstream {name} has no server line"
-        params = server_lines[0].split(None, 2)[2].rstrip().rstrip(";").strip() if len(server_lines[0].split()) > 2 else ""
+        params = (
+            server_lines[0].split(None, 2)[2].rstrip().rstrip(";").strip() if len(server_lines[0].split()) > 2 else ""
+        )
         params = params.rstrip(";")
         indent = server_lines[0][: len(server_lines[0]) - len(server_lines[0].lstrip())]
         new_servers = "".join(f"{indent}server 127.0.0.1:{p} {params};\n".replace(" ;", ";") for p in ports)

@@ -41,7 +41,14 @@ def make_tracker(
     if events is None:
         events = [
             {"event": "action", "name": "action_listen"},
-            {"event": "user", "text": text, "timestamp": 1764000000.0, "parse_data": latest, "input_channel": channel, "metadata": metadata or {}},
+            {
+                "event": "user",
+                "text": text,
+                "timestamp": 1764000000.0,
+                "parse_data": latest,
+                "input_channel": channel,
+                "metadata": metadata or {},
+            },
         ]
     return Tracker(
         sender_id=sender,
@@ -86,7 +93,11 @@ async def test_start_report_asks_for_the_story_when_only_the_topic_was_named() -
 
 
 async def test_start_report_takes_a_wechat_location_as_the_place() -> None:
-    tracker = make_tracker("这里的路灯坏了好几天了晚上特别黑", "report_facility_damage", metadata={"location": "示例区市民大道 (30.1,120.2)"})
+    tracker = make_tracker(
+        "这里的路灯坏了好几天了晚上特别黑",
+        "report_facility_damage",
+        metadata={"location": "示例区市民大道 (30.1,120.2)"},
+    )
     _, events = await run(a.ActionStartReport(), tracker)
     assert SlotSet("report_where", "示例区市民大道 (30.1,120.2)") in events
 
@@ -110,9 +121,13 @@ def test_phone_is_validated_politely(typed: str, expected: str | None, said: lis
 async def test_phone_is_not_asked_when_no_call_back_is_wanted() -> None:
     form = a.ValidateReportForm()
     slots = list(a.REPORT_SLOTS)
-    asked = await form.required_slots(slots, CollectingDispatcher(), make_tracker(slots={"report_callback": False}), DOMAIN)
+    asked = await form.required_slots(
+        slots, CollectingDispatcher(), make_tracker(slots={"report_callback": False}), DOMAIN
+    )
     assert "report_phone" not in asked
-    asked = await form.required_slots(slots, CollectingDispatcher(), make_tracker(slots={"report_callback": True}), DOMAIN)
+    asked = await form.required_slots(
+        slots, CollectingDispatcher(), make_tracker(slots={"report_callback": True}), DOMAIN
+    )
     assert "report_phone" in asked
 
 
@@ -164,13 +179,17 @@ def _fallback_turns(n: int) -> list[dict[str, Any]]:
 
 
 async def test_first_fallback_asks_to_rephrase() -> None:
-    dispatcher, events = await run(a.ActionHandleFallback(), make_tracker("啊啊", "nlu_fallback", events=_fallback_turns(1)))
+    dispatcher, events = await run(
+        a.ActionHandleFallback(), make_tracker("啊啊", "nlu_fallback", events=_fallback_turns(1))
+    )
     assert responses(dispatcher) == ["utter_default"]
     assert events == [SlotSet("offered_human", False)]
 
 
 async def test_second_fallback_in_a_row_offers_a_person() -> None:
-    dispatcher, events = await run(a.ActionHandleFallback(), make_tracker("啊啊", "nlu_fallback", events=_fallback_turns(2)))
+    dispatcher, events = await run(
+        a.ActionHandleFallback(), make_tracker("啊啊", "nlu_fallback", events=_fallback_turns(2))
+    )
     assert responses(dispatcher) == ["utter_offer_human"]
     assert events == [SlotSet("offered_human", True)]
 
@@ -209,17 +228,27 @@ async def test_crisis_files_a_p0_ticket_and_hands_off_at_once(db_url: str, redis
 
 async def test_ticket_status_only_opens_the_citizens_own_ticket(db_url: str) -> None:
     mine, _ = tickets.create(idempotency_key="k1", channel="rest", sender_id="me", topic="report_noise", summary="噪音")
-    theirs, _ = tickets.create(idempotency_key="k2", channel="rest", sender_id="other", topic="report_noise", summary="噪音")
-    dispatcher, _ = await run(a.ActionCheckTicketStatus(), make_tracker(f"查询工单 {mine['id']}", "check_ticket_status", sender="me"))
+    theirs, _ = tickets.create(
+        idempotency_key="k2", channel="rest", sender_id="other", topic="report_noise", summary="噪音"
+    )
+    dispatcher, _ = await run(
+        a.ActionCheckTicketStatus(), make_tracker(f"查询工单 {mine['id']}", "check_ticket_status", sender="me")
+    )
     assert responses(dispatcher) == ["utter_ticket_status"]
     assert "已登记" in dispatcher.messages[0]["ticket_status_text"]
-    dispatcher, _ = await run(a.ActionCheckTicketStatus(), make_tracker(f"查询工单 {theirs['id']}", "check_ticket_status", sender="me"))
+    dispatcher, _ = await run(
+        a.ActionCheckTicketStatus(), make_tracker(f"查询工单 {theirs['id']}", "check_ticket_status", sender="me")
+    )
     assert responses(dispatcher) == ["utter_ticket_not_found"]
 
 
 async def test_satisfaction_is_stored_on_the_ticket(db_url: str) -> None:
-    ticket, _ = tickets.create(idempotency_key="k3", channel="rest", sender_id="me", topic="request_human", summary="人工")
-    tracker = make_tracker("基本满意", "rate_service", sender="me", slots={"satisfaction": "基本满意", "ticket_id": ticket["id"]})
+    ticket, _ = tickets.create(
+        idempotency_key="k3", channel="rest", sender_id="me", topic="request_human", summary="人工"
+    )
+    tracker = make_tracker(
+        "基本满意", "rate_service", sender="me", slots={"satisfaction": "基本满意", "ticket_id": ticket["id"]}
+    )
     dispatcher, events = await run(a.ActionRateService(), tracker)
     assert tickets.get(ticket["id"])["satisfaction"] == "基本满意"
     assert responses(dispatcher) == ["utter_thanks_for_rating"]
@@ -229,12 +258,17 @@ async def test_satisfaction_is_stored_on_the_ticket(db_url: str) -> None:
 async def test_helpful_is_asked_once_per_session() -> None:
     dispatcher, _ = await run(a.ActionFaqAnswered(), make_tracker("社保卡怎么办", "faq"))
     assert responses(dispatcher) == ["utter_ask_helpful"]
-    asked = [{"event": "session_started"}, {"event": "bot", "text": "以上解答对您有帮助吗？", "metadata": {"utter_action": "utter_ask_helpful"}}]
+    asked = [
+        {"event": "session_started"},
+        {"event": "bot", "text": "以上解答对您有帮助吗？", "metadata": {"utter_action": "utter_ask_helpful"}},
+    ]
     dispatcher, _ = await run(a.ActionFaqAnswered(), make_tracker("公积金呢", "faq", events=asked))
     assert responses(dispatcher) == []
 
 
-@pytest.mark.parametrize(("typed", "value", "said"), [("有帮助", "yes", "utter_feedback_thanks"), ("没解决", "no", "utter_feedback_sorry")])
+@pytest.mark.parametrize(
+    ("typed", "value", "said"), [("有帮助", "yes", "utter_feedback_thanks"), ("没解决", "no", "utter_feedback_sorry")]
+)
 async def test_typed_feedback_is_understood(db_url: str, typed: str, value: str, said: str) -> None:
     from bot import db
 
@@ -271,24 +305,43 @@ def _faq_then(text: str, intent: str, *, before: list[dict[str, Any]] | None = N
         "response_selector": {"faq": {"response": {"intent_response_key": "faq/shebao_card_replace"}}},
     }
     return [
-        {"event": "user", "text": "社保卡丢了里面的钱会不会被人取走", "timestamp": 1764000000.0, "parse_data": faq_parse},
-        {"event": "bot", "text": "社保卡丢失请尽快挂失……", "timestamp": 1764000001.0, "metadata": {"utter_action": "utter_faq/shebao_card_replace"}},
+        {
+            "event": "user",
+            "text": "社保卡丢了里面的钱会不会被人取走",
+            "timestamp": 1764000000.0,
+            "parse_data": faq_parse,
+        },
+        {
+            "event": "bot",
+            "text": "社保卡丢失请尽快挂失……",
+            "timestamp": 1764000001.0,
+            "metadata": {"utter_action": "utter_faq/shebao_card_replace"},
+        },
         *(before or []),
         {"event": "user", "text": text, "timestamp": 1764000060.0, "parse_data": {"intent": {"name": intent}}},
     ]
 
 
-async def test_asking_for_a_person_files_a_prefilled_ticket_and_goes_quiet(db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_asking_for_a_person_files_a_prefilled_ticket_and_goes_quiet(
+    db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _city(tmp_path, monkeypatch, open_=True)
     tracker = make_tracker("转人工", "request_human", sender="h1", events=_faq_then("转人工", "request_human"))
     dispatcher, events = await run(a.ActionHandoff(), tracker)
     [ticket] = tickets.query(sender_id="h1", with_transcript=True)
-    assert (ticket["topic"], ticket["department"], ticket["kind"], ticket["priority"]) == ("request_human", "hrss", "consult", "P2")
+    assert (ticket["topic"], ticket["department"], ticket["kind"], ticket["priority"]) == (
+        "request_human",
+        "hrss",
+        "consult",
+        "P2",
+    )
     assert ticket["reason"] == "request_human" and ticket["handoff"] is True
     assert ticket["summary"] == "要求人工｜社保卡挂失与补换：“社保卡丢了里面的钱会不会被人取走”"
     # the conversation so far, and what the bot told the citizen about the handoff
     assert [e["from"] for e in ticket["transcript"]] == ["citizen", "bot", "citizen", "bot"]
-    assert ticket["transcript"][-1]["text"] == catalogue.load().text("utter_handoff", ticket_id=ticket["id"], sla_text="15分钟")
+    assert ticket["transcript"][-1]["text"] == catalogue.load().text(
+        "utter_handoff", ticket_id=ticket["id"], sla_text="15分钟"
+    )
     assert dispatcher.messages[0]["response"] == "utter_handoff"
     assert (dispatcher.messages[0]["ticket_id"], dispatcher.messages[0]["sla_text"]) == (ticket["id"], "15分钟")
     assert ConversationPaused() in events and SlotSet("handed_off", True) in events
@@ -299,7 +352,9 @@ async def test_asking_for_a_person_files_a_prefilled_ticket_and_goes_quiet(db_ur
     assert len(tickets.get(ticket["id"])["transcript"]) == 4
 
 
-async def test_outside_service_hours_a_call_back_is_filed_once(db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_outside_service_hours_a_call_back_is_filed_once(
+    db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _city(tmp_path, monkeypatch, open_=False)
     first = make_tracker("人工", "request_human", sender="night", events=_faq_then("人工", "request_human"))
     dispatcher, events = await run(a.ActionHandoff(), first)
@@ -313,10 +368,15 @@ async def test_outside_service_hours_a_call_back_is_filed_once(db_url: str, redi
     await run(a.ActionHandoff(), again)
     assert len(tickets.query(sender_id="night")) == 1
     lines = [(e["from"], e["text"]) for e in tickets.get(ticket["id"])["transcript"]]
-    assert lines[-2:] == [("citizen", "快点给我回电话"), ("bot", catalogue.load().text("utter_handoff_after_hours", ticket_id=ticket["id"]))]
+    assert lines[-2:] == [
+        ("citizen", "快点给我回电话"),
+        ("bot", catalogue.load().text("utter_handoff_after_hours", ticket_id=ticket["id"])),
+    ]
 
 
-async def test_accepting_the_offer_after_two_fallbacks_is_recorded_as_the_reason(db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_accepting_the_offer_after_two_fallbacks_is_recorded_as_the_reason(
+    db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _city(tmp_path, monkeypatch, open_=True)
     offered = [
         {"event": "user", "text": "那个啥东西咋整", "parse_data": {"intent": {"name": "nlu_fallback"}}},
@@ -331,7 +391,9 @@ async def test_accepting_the_offer_after_two_fallbacks_is_recorded_as_the_reason
     assert ticket["summary"] == "未能理解，转人工：“那个啥东西咋整”"
 
 
-async def test_a_report_just_filed_is_discussed_on_its_own_ticket(db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_report_just_filed_is_discussed_on_its_own_ticket(
+    db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _city(tmp_path, monkeypatch, open_=True)
     slots = {"report_topic": "report_noise", "report_what": "楼下烧烤店每天晚上很吵", "report_where": "建设路12号",
              "report_when": "每天晚上", "report_callback": False, "report_phone": None}  # fmt: skip
@@ -354,7 +416,9 @@ async def test_a_report_just_filed_is_discussed_on_its_own_ticket(db_url: str, r
     assert dispatcher.messages[0]["ticket_id"] == report["id"]
 
 
-async def test_a_person_in_the_middle_of_a_report_gets_what_was_collected(db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_person_in_the_middle_of_a_report_gets_what_was_collected(
+    db_url: str, redis_url: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _city(tmp_path, monkeypatch, open_=True)
     slots = {"report_topic": "report_noise", "report_what": "楼上半夜装修电钻声", "report_where": "幸福小区3栋",
              "report_phone": "13912345678"}  # fmt: skip
@@ -365,8 +429,16 @@ async def test_a_person_in_the_middle_of_a_report_gets_what_was_collected(db_url
     ]
     await run(a.ActionHandoff(), make_tracker("找人工", "request_human", sender="mid", slots=slots, events=turn))
     [ticket] = tickets.query(sender_id="mid")
-    assert (ticket["kind"], ticket["department"], ticket["reason"]) == ("complaint", "ecology_environment", "report_discussion")
-    assert (ticket["location"], ticket["contact"], ticket["description"]) == ("幸福小区3栋", "13912345678", "楼上半夜装修电钻声")
+    assert (ticket["kind"], ticket["department"], ticket["reason"]) == (
+        "complaint",
+        "ecology_environment",
+        "report_discussion",
+    )
+    assert (ticket["location"], ticket["contact"], ticket["description"]) == (
+        "幸福小区3栋",
+        "13912345678",
+        "楼上半夜装修电钻声",
+    )
     assert ticket["summary"].startswith("登记中转人工｜噪音扰民")
 
 
@@ -382,5 +454,5 @@ async def test_a_long_story_is_confirmed_briefly_and_kept_whole() -> None:
     story = "楼下烧烤店每天晚上营业到凌晨" * 40
     _, events = await run(a.ActionStartReport(), make_tracker(story, "report_noise"))
     assert SlotSet("report_what", story) in events
-    shown = [e["value"] for e in events if e["name"] == "report_brief"][0]
+    shown = next(e["value"] for e in events if e["name"] == "report_brief")
     assert shown.endswith("……") and len(shown) <= a.BRIEF_CHARS + 2

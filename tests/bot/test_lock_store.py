@@ -149,7 +149,7 @@ async def test_a_waiting_turn_whose_loop_stalled_past_its_lease_is_queued_again_
 
     waiting = asyncio.ensure_future(next_message())
     await asyncio.sleep(0.1)  # queued behind the running turn
-    time.sleep(1.2)  # noqa: ASYNC251 - the stall itself: no renewal can run for two leases
+    time.sleep(1.2)
     # meanwhile a third message reached another process; its script dropped the lapsed ticket
     third = stores[2].issue_ticket("stall", 30.0)
     await asyncio.sleep(0.3)
