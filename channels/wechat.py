@@ -17,7 +17,9 @@ WeChat waits 5 s for an answer and retries (three deliveries within about 15 s).
   outbox (`wechat:outbox:<openid>`) and comes with the answer to the citizen's next message.
 A state per message (pending -> done -> answered | swept; pending -> push -> pushed; pending ->
 queued -> outboxed; answered -> pushed | silent once the reply went out another way), changed
-only by atomic Lua scripts, makes sure that each reply is delivered exactly once.
+only by atomic Lua scripts, makes sure that each reply is delivered exactly once. The process
+running a turn holds a renewed lease on it; when that process dies mid-turn, WeChat's retry
+(on another process) finds the lease run out, takes the turn over and answers it.
 
 Outbound (`WeChatOutput`): guard and audit (GuardedOutputChannel), buttons as numbered lines
 ("回复 1：转人工", the numbers remembered in Redis), at most 2048 bytes per message (split at
@@ -80,6 +82,11 @@ TEXT_LIMIT_BYTES = 2048  # WeChat's limit for one text message
 PART_LIMIT_BYTES = TEXT_LIMIT_BYTES - 128  # room for a part marker and the "reply 继续" hint
 MARKER_BYTES = 24  # "（12/12）" and then some
 POLL_S = 0.05  # how often a delivery whose turn runs elsewhere looks at Redis
+# The process running a turn renews a lease on it every TURN_LEASE_S / 4; a retry that finds the
+# lease run out takes the turn over (the owner died: SIGKILL, OOM, a node lost). WeChat's first
+# retry comes about 5 s after the first delivery, so a dead owner's message is answered by it.
+# Processes compare wall clocks: keep them in sync (NTP), as for the lock store's leases.
+TURN_LEASE_S = 4.0
 MSG_TTL_S = 15 * 60  # dedupe record: longer than WeChat's retries and the replay window
 KEEP_TTL_S = 48 * 3600  # an unanswered reply, the outbox: as long as WeChat lets us talk
 SEEN_TTL_S = 7 * 24 * 3600
@@ -405,10 +412,28 @@ def pending_attachments_key(sender_id: str) -> str:
 _BEGIN = """
 local n = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 if n == 1 then
-  redis.call('HSET', KEYS[1], 'state', 'pending')
+  redis.call('HSET', KEYS[1], 'state', 'pending', 'owner_until', ARGV[2])
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 return n
+"""
+# the process running a message's turn renews its lease (ARGV[1]: until) while the turn runs
+_RENEW_TURN = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'pending' or state == 'push' or state == 'queued' then
+  redis.call('HSET', KEYS[1], 'owner_until', ARGV[2])
+  return 1
+end
+return 0
+"""
+# a retry finds the turn unfinished and its owner's lease run out (the process died): it takes the
+# turn over (ARGV[1]: now, ARGV[2]: its own lease) and waits for the reply as the first delivery would
+_TAKE_OVER = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state ~= 'pending' and state ~= 'push' and state ~= 'queued' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'owner_until') or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'pending', 'owner_until', ARGV[2])
+return 1
 """
 # the turn is over with reply ARGV[1]: a waiting delivery takes it (done), the customer-service
 # API sends it (push), or it waits in the outbox for the citizen's next message (queued, or the
@@ -882,7 +907,7 @@ class WeChatInput(InputChannel):
         try:
             r = store.async_client()
             try:
-                attempts = int(await r.eval(_BEGIN, 1, key, MSG_TTL_S))
+                attempts = int(await r.eval(_BEGIN, 1, key, MSG_TTL_S, time.time() + TURN_LEASE_S))
                 if event != "unsubscribe":
                     await r.set(_k_seen(ctx.openid), str(time.time()), ex=SEEN_TTL_S)
             finally:
@@ -893,14 +918,52 @@ class WeChatInput(InputChannel):
             await busy.send_approved(ctx.openid, BUSY_RESPONSE)
             return self._xml(ctx, "\n\n".join(busy.texts))
         turn = _LOCAL_TURNS.get(key)
+
+        def start() -> asyncio.Task[Any]:
+            task = asyncio.create_task(self._owned_turn(key, ctx, on_new_message, request))
+            _TASKS.add(task)
+            _LOCAL_TURNS[key] = task
+            task.add_done_callback(lambda t: (_TASKS.discard(t), _LOCAL_TURNS.pop(key, None)))
+            return task
+
         if attempts == 1:
-            turn = asyncio.create_task(self._turn(key, ctx, on_new_message, request))
-            _TASKS.add(turn)
-            _LOCAL_TURNS[key] = turn
-            turn.add_done_callback(lambda t: (_TASKS.discard(t), _LOCAL_TURNS.pop(key, None)))
+            turn = start()
         else:
             log.info("wechat: delivery %d of %s (a retry): answering with the first one's reply", attempts, key)
-        return await self._answer(key, ctx, attempts, turn)
+        return await self._answer(key, ctx, attempts, turn, start)
+
+    async def _owned_turn(
+        self, key: str, ctx: _Ctx, on_new_message: Callable[[UserMessage], Awaitable[Any]], request: Request
+    ) -> None:
+        lease = asyncio.create_task(self._keep_lease(key))
+        try:
+            await self._turn(key, ctx, on_new_message, request)
+        finally:
+            lease.cancel()
+
+    async def _keep_lease(self, key: str) -> None:
+        while True:
+            await asyncio.sleep(TURN_LEASE_S / 4)  # three renewals may fail before another process takes over
+            try:
+                await _redis_call(lambda r: r.eval(_RENEW_TURN, 1, key, time.time(), time.time() + TURN_LEASE_S))
+            except store.ERRORS:
+                log.warning("wechat: could not renew the lease of a turn (Redis unavailable)")
+
+    async def _take_over_if_orphaned(
+        self, key: str, turn: asyncio.Task[Any] | None, start: Callable[[], asyncio.Task[Any]]
+    ) -> asyncio.Task[Any] | None:
+        """A retry whose turn runs in no process any more (its lease ran out) runs the turn itself."""
+        if turn is not None:
+            return turn
+        try:
+            now = time.time()
+            won = await _redis_call(lambda r: r.eval(_TAKE_OVER, 1, key, now, now + TURN_LEASE_S))
+        except store.ERRORS:
+            return None
+        if not int(won):
+            return None
+        log.warning("wechat: the process running the turn of %s is gone: this retry runs it again", key)
+        return start()
 
     async def _wait(self, turn: asyncio.Task[Any] | None, seconds: float) -> None:
         if seconds <= 0:
@@ -910,12 +973,23 @@ class WeChatInput(InputChannel):
         else:
             await asyncio.sleep(min(seconds, POLL_S))
 
-    async def _answer(self, key: str, ctx: _Ctx, attempts: int, turn: asyncio.Task[Any] | None) -> HTTPResponse:
+    async def _answer(
+        self,
+        key: str,
+        ctx: _Ctx,
+        attempts: int,
+        turn: asyncio.Task[Any] | None,
+        start: Callable[[], asyncio.Task[Any]],
+    ) -> HTTPResponse:
         loop = asyncio.get_running_loop()
         budget_end = ctx.arrival + self.cfg.budget_s
+        if attempts > 1:
+            turn = await self._take_over_if_orphaned(key, turn, start)
         claim = await self._script(_CLAIM, key, "answered")
         while claim.reply is None and claim.state == "pending" and loop.time() < budget_end:
             await self._wait(turn, budget_end - loop.time())
+            if attempts > 1:
+                turn = await self._take_over_if_orphaned(key, turn, start)
             claim = await self._script(_CLAIM, key, "answered")
         if claim.reply is not None:
             return await self._passive(key, ctx, claim)
@@ -932,6 +1006,7 @@ class WeChatInput(InputChannel):
         hold_end = ctx.arrival + WECHAT_TIMEOUT_S + HOLD_MARGIN_S
         while loop.time() < hold_end:
             await self._wait(turn, hold_end - loop.time())
+            turn = await self._take_over_if_orphaned(key, turn, start)
             claim = await self._script(_CLAIM, key, "answered")
             if claim.reply is not None:
                 return await self._passive(key, ctx, claim)

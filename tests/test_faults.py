@@ -239,13 +239,6 @@ async def test_a_rasa_process_killed_under_load_loses_no_message_and_files_no_ti
           f"handled twice (saved, then the process died before answering) {handled_twice}")  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="channels/wechat.py: a turn whose process died stays `pending` in Redis; WeChat's retry on "
-    "another process waits for it, answers `success`, and the reply never comes (needs an owner lease "
-    "and a takeover in the channel; see docs/deployment.md)",
-)
 async def test_a_wechat_message_whose_process_dies_mid_turn_is_still_answered(cluster: Cluster) -> None:
     import hashlib
     import re
