@@ -131,7 +131,7 @@ class Feedback(Base):
     at = Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
     channel = Column(String(32), nullable=False)
     sender_id = Column(String(200), nullable=False)
-    kind = Column(String(16), nullable=False)  # helpful | ticket
+    kind = Column(String(16), nullable=False)  # helpful | ticket | comment (said unprompted)
     value = Column(String(16), nullable=False)
     topic = Column(String(80), nullable=True)
     department = Column(String(64), nullable=True)
@@ -162,7 +162,8 @@ def engine(url: str | None = None) -> Engine:
     url = url or settings.load().sqlalchemy_url
     with _lock:
         if url not in _engines:
-            kwargs: dict = {"future": True, "pool_pre_ping": True}
+            # a server (PostgreSQL) may drop idle connections: check each one before use
+            kwargs: dict = {"future": True, "pool_pre_ping": not url.startswith("sqlite")}
             if url.startswith("sqlite"):
                 Path(url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
@@ -174,6 +175,10 @@ def engine(url: str | None = None) -> Engine:
                     # WAL: the desk reads while the action server writes, from other processes
                     cur = dbapi_conn.cursor()
                     cur.execute("PRAGMA journal_mode=WAL")
+                    # WAL + NORMAL: a commit survives a process crash; only a power cut may lose the
+                    # last commits. Profiling (docs/performance.md) found the fsync of every audit
+                    # and inbound record among the largest costs of a turn. Production: PostgreSQL.
+                    cur.execute("PRAGMA synchronous=NORMAL")
                     cur.execute("PRAGMA foreign_keys=ON")
                     cur.execute("PRAGMA busy_timeout=30000")
                     cur.close()
