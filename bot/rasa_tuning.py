@@ -47,6 +47,13 @@ before the server starts.
    for every callback in flight, and turns waiting for their citizen's lock saw their lease lapse
    and answered "busy" (tests/bot/test_ship.py caught it in CI). Turns keep running on the old
    model until the new one is ready; then the server swaps agents exactly as Rasa does.
+
+6. A message that may have been handled already (metadata `hotline_check_saved`: a REST client
+   gave its own `message_id`; a WeChat retry took over the turn of a process that died), with an
+   id the saved conversation already holds, is not handled again: the answer saved with it is
+   sent once more. The check runs under the conversation's lock, so a client that sends a message
+   again (no answer came: a timeout, a process that died after saving its turn) gets the answer
+   it missed, and the conversation, the tickets and the figures hold the message once.
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MAX_TURNS_ENV = "RASA_MAX_CONCURRENT_TURNS"
+# metadata a channel sets on a message that may have been handled already (item 6)
+CHECK_SAVED = "hotline_check_saved"
 DEFAULT_MAX_TURNS = 2
 
 
@@ -243,11 +252,58 @@ def load_shipped_models_off_the_event_loop() -> None:
     rasa.server._load_agent = _load_agent
 
 
+def saved_answer(tracker: Any, message_id: str) -> list[dict[str, Any]] | None:
+    """The bot's messages saved after the citizen's message with this id; None if it is not saved."""
+    answer: list[dict[str, Any]] | None = None
+    for event in tracker.events:
+        if getattr(event, "type_name", "") == "user":
+            if answer is not None:
+                break  # the next message of the citizen: the answer is complete
+            if getattr(event, "message_id", None) == message_id:
+                answer = []
+        elif answer is not None and getattr(event, "type_name", "") == "bot":
+            data = event.data or {}
+            answer.append(
+                {
+                    "text": event.text,
+                    "buttons": data.get("buttons"),
+                    "utter_action": (event.metadata or {}).get("utter_action"),
+                }
+            )
+    return answer
+
+
+def answer_messages_sent_again_from_the_saved_conversation() -> None:
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(MessageProcessor.handle_message, "_replays", False):
+        return
+    original = MessageProcessor.handle_message
+
+    async def handle_message(self: MessageProcessor, message: Any) -> Any:
+        # runs inside Agent.handle_message's conversation lock
+        if (message.metadata or {}).get(CHECK_SAVED) and getattr(message, "hotline_id_given", False):
+            tracker = await self.tracker_store.retrieve(message.sender_id)
+            answer = saved_answer(tracker, message.message_id) if tracker is not None else None
+            if answer is not None:
+                log.info("message %s was handled before: its saved answer is sent again", message.message_id)
+                for bot in answer:
+                    await message.output_channel.send_response(
+                        message.sender_id, {k: v for k, v in bot.items() if v is not None}
+                    )
+                return None
+        return await original(self, message)
+
+    handle_message._replays = True  # type: ignore[attr-defined]
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+
+
 def apply() -> None:
     load_shipped_models_off_the_event_loop()
     validate_action_results_with_a_compiled_schema()
     abandon_turns_whose_action_fails()
     stable_ids_for_messages_sent_again()
+    answer_messages_sent_again_from_the_saved_conversation()
     limit = max_turns()
     limit_concurrent_turns(limit)
     log.info("rasa tuning: compiled action-result schema; at most %s concurrent turns", limit or "unlimited")

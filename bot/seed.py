@@ -134,9 +134,12 @@ class RestCitizen(Citizen):
     def __init__(self, http: aiohttp.ClientSession, rasa_url: str, sender_id: str) -> None:
         super().__init__()
         self.http, self.url, self.sender_id = http, rasa_url.rstrip("/"), sender_id
+        self.message_id: str | None = None  # when set, sent as the REST body's `message_id`
 
     async def _send(self, text: str) -> list[dict[str, Any]]:
         body = {"sender": self.sender_id, "message": text}
+        if self.message_id:
+            body["message_id"] = self.message_id
         async with self.http.post(f"{self.url}/webhooks/rest/webhook", json=body) as resp:
             if resp.status >= 400:
                 raise SeedError(f"REST answered {resp.status}: {await resp.text()}")
@@ -313,13 +316,24 @@ async def file_report(
     raise SeedError(f"report {text!r} was never filed")
 
 
-async def rate(c: Citizen, rating: str | None, since: int = 0) -> None:
-    """After the desk closed the ticket: the bot asks for a rating; the citizen may ignore it."""
+async def rate(c: Citizen, rating: str | None, since: int = 0, comment: str | None = None) -> None:
+    """After the desk closed the ticket: the bot asks for a rating; the citizen may ignore it.
+    After a rating the bot invites one comment: `comment` is said, "" presses 不用了, None ignores it."""
     await c.wait_for("utter_ask_satisfaction", since)
     if rating:
         await c.click(rating)
         if c.replies[-1].response != "utter_thanks_for_rating":
             raise SeedError(f"rating {rating}: the bot said {c.names()[-3:]}")
+        if comment == "":
+            await c.click("不用了")
+            expected = "utter_rating_comment_skipped"
+        elif comment:
+            await c.say(comment)
+            expected = "utter_thanks_for_comment"
+        else:
+            return
+        if c.replies[-1].response != expected:
+            raise SeedError(f"comment {comment!r}: the bot said {c.names()[-3:]}")
 
 
 async def agent_handles(
@@ -421,6 +435,21 @@ def scenario_faq(helpful: str | None, follow_up: bool = False) -> Scenario:
     return play
 
 
+# what citizens write when invited to comment on a rating, by rating
+COMMENTS = {
+    "满意": ["工作人员很耐心，处理得也及时", "服务态度很好"],
+    "基本满意": ["处理结果还可以，就是等的时间有点长", "希望以后能再快一点"],
+    "不满意": ["回复太慢了，等了好久", "问题还是没有彻底解决"],
+}
+
+
+def _comment(rng: random.Random, rating: str | None) -> str | None:
+    """About a third comment, a third press 不用了, a third ignore the invitation."""
+    if not rating:
+        return None
+    return rng.choice([None, "", rng.choice(COMMENTS[rating])])
+
+
 def scenario_report(handled: bool, rating: str | None) -> Scenario:
     async def play(c: Citizen, desk: Desk, rng: random.Random) -> str:
         intent = rng.choice([t.intent for t in topics.load().of_kind("report") if t.intent != "report_wage_arrears"])
@@ -438,7 +467,7 @@ def scenario_report(handled: bool, rating: str | None) -> Scenario:
                 "承办部门已现场处理，问题已解决",
                 live=False,
             )
-            await rate(c, rating, mark)
+            await rate(c, rating, mark, _comment(rng, rating))
         return "report"
 
     return play
@@ -471,7 +500,7 @@ def scenario_handoff(rating: str | None, via_fallback: bool = False) -> Scenario
             live=True,
             citizen_says="好的，麻烦您了",
         )
-        await rate(c, rating, mark)
+        await rate(c, rating, mark, _comment(rng, rating))
         return "handoff_fallback" if via_fallback else "handoff"
 
     return play

@@ -1,7 +1,7 @@
 """Rasa's REST channel (`POST /webhooks/rest/webhook`), through the shared pipeline and guard.
 
 Same request and answer as Rasa's own (`{"sender", "message"}` -> `[{"recipient_id", "text"}]`)
-so existing clients keep working. REST cannot push: an agent's reply for a REST citizen waits
+so existing clients keep working; an optional `message_id` makes sending a message again safe. REST cannot push: an agent's reply for a REST citizen waits
 in a Redis outbox and comes with the answer to the citizen's next message (or `GET .../poll`).
 """
 
@@ -18,6 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot import settings, store
+from bot.rasa_tuning import CHECK_SAVED
 from channels.common import GuardedOutputChannel, Incoming, handle_incoming, model_version
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,15 @@ class RestInput(InputChannel):
             if not sender or not isinstance(text, str | None):
                 return response.json({"error": "sender and message are required"}, status=400)
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            # a client may name its message: sent again with the same id (no answer came), it is
+            # answered from the saved conversation instead of being handled twice (bot/rasa_tuning.py)
+            client_id = body.get("message_id")
+            message_id = None
+            if client_id is not None:
+                if not isinstance(client_id, str | int) or not str(client_id).strip() or len(str(client_id)) > 64:
+                    return response.json({"error": "message_id must be a string of 1 to 64 characters"}, status=400)
+                message_id = f"rest:{str(client_id).strip()}"
+                metadata = {**metadata, CHECK_SAVED: True}
             output = RestOutput(collect=True, model_version=model_version(request.app))
             agent = request.app.ctx.agent
 
@@ -102,7 +112,7 @@ class RestInput(InputChannel):
                 return await agent.tracker_store.retrieve(sender_id) if agent and agent.tracker_store else None
 
             await handle_incoming(
-                Incoming(channel="rest", sender_id=sender, text=text or "", metadata=metadata),
+                Incoming(channel="rest", sender_id=sender, text=text or "", message_id=message_id, metadata=metadata),
                 output,
                 on_new_message,
                 lookup,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -65,6 +66,7 @@ from wechatpy.messages import MESSAGE_TYPES, BaseMessage, UnknownMessage
 from wechatpy.session.redisstorage import RedisStorage
 
 from bot import catalogue, crisis, handoff, settings, store, tickets
+from bot.rasa_tuning import CHECK_SAVED
 from channels.common import GuardedOutputChannel, Incoming, clean_text, handle_incoming
 from channels.senders import DeliveryError
 
@@ -787,6 +789,7 @@ class _Ctx:
     nonce: str
     encrypted: bool
     arrival: float
+    taken_over: bool = False  # a retry running the turn of a process that died (see TURN_LEASE_S)
 
 
 class WeChatInput(InputChannel):
@@ -919,8 +922,9 @@ class WeChatInput(InputChannel):
             return self._xml(ctx, "\n\n".join(busy.texts))
         turn = _LOCAL_TURNS.get(key)
 
-        def start() -> asyncio.Task[Any]:
-            task = asyncio.create_task(self._owned_turn(key, ctx, on_new_message, request))
+        def start(taken_over: bool = False) -> asyncio.Task[Any]:
+            turn_ctx = dataclasses.replace(ctx, taken_over=True) if taken_over else ctx
+            task = asyncio.create_task(self._owned_turn(key, turn_ctx, on_new_message, request))
             _TASKS.add(task)
             _LOCAL_TURNS[key] = task
             task.add_done_callback(lambda t: (_TASKS.discard(t), _LOCAL_TURNS.pop(key, None)))
@@ -950,7 +954,7 @@ class WeChatInput(InputChannel):
                 log.warning("wechat: could not renew the lease of a turn (Redis unavailable)")
 
     async def _take_over_if_orphaned(
-        self, key: str, turn: asyncio.Task[Any] | None, start: Callable[[], asyncio.Task[Any]]
+        self, key: str, turn: asyncio.Task[Any] | None, start: Callable[[bool], asyncio.Task[Any]]
     ) -> asyncio.Task[Any] | None:
         """A retry whose turn runs in no process any more (its lease ran out) runs the turn itself."""
         if turn is not None:
@@ -963,7 +967,7 @@ class WeChatInput(InputChannel):
         if not int(won):
             return None
         log.warning("wechat: the process running the turn of %s is gone: this retry runs it again", key)
-        return start()
+        return start(True)
 
     async def _wait(self, turn: asyncio.Task[Any] | None, seconds: float) -> None:
         if seconds <= 0:
@@ -979,7 +983,7 @@ class WeChatInput(InputChannel):
         ctx: _Ctx,
         attempts: int,
         turn: asyncio.Task[Any] | None,
-        start: Callable[[], asyncio.Task[Any]],
+        start: Callable[[bool], asyncio.Task[Any]],
     ) -> HTTPResponse:
         loop = asyncio.get_running_loop()
         budget_end = ctx.arrival + self.cfg.budget_s
@@ -1162,7 +1166,9 @@ class WeChatInput(InputChannel):
 
         # wechatpy: messages have their type; events are type "event" with the event's name
         kind = str(getattr(msg, "event", "") or "") if msg.type == "event" else msg.type
-        base = {"wechat_msg_type": kind}
+        base: dict[str, Any] = {"wechat_msg_type": kind}
+        if ctx.taken_over:  # the dead process may have saved the turn: its answer, not a second turn
+            base[CHECK_SAVED] = True
         if kind == "text":
             text = clean_text(str(ctx.fields.get("Content") or ""))
             if await self._wants_more(openid, text):

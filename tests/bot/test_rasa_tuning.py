@@ -232,3 +232,32 @@ async def test_a_model_that_cannot_be_loaded_is_refused_as_rasa_refuses_it(
     with pytest.raises(ErrorResponse) as refused:
         await rasa.server._load_agent(str(broken))
     assert refused.value.status in (400, 500)
+
+
+def test_the_saved_answer_of_a_message_is_what_followed_it_up_to_the_next_message() -> None:
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+    tracker = _saved_conversation(
+        UserUttered("社保卡怎么办", message_id="rest:m-1"),
+        ActionExecuted("utter_faq"),
+        BotUttered(
+            "请携带身份证…",
+            {"buttons": [{"title": "有帮助", "payload": "/feedback"}]},
+            metadata={"utter_action": "utter_faq/shebao_card_apply"},
+        ),  # fmt: skip
+        BotUttered("以上解答对您有帮助吗？", metadata={"utter_action": "utter_ask_helpful"}),
+        UserUttered("谢谢", message_id="rest:m-2"),
+        BotUttered("不客气。", metadata={"utter_action": "utter_you_are_welcome"}),
+    )
+    assert rasa_tuning.saved_answer(tracker, "rest:m-1") == [
+        {
+            "text": "请携带身份证…",
+            "buttons": [{"title": "有帮助", "payload": "/feedback"}],
+            "utter_action": "utter_faq/shebao_card_apply",
+        },  # fmt: skip
+        {"text": "以上解答对您有帮助吗？", "buttons": None, "utter_action": "utter_ask_helpful"},
+    ]
+    assert rasa_tuning.saved_answer(tracker, "rest:m-2") == [
+        {"text": "不客气。", "buttons": None, "utter_action": "utter_you_are_welcome"}
+    ]
+    assert rasa_tuning.saved_answer(tracker, "rest:m-3") is None  # never saved: handle it
