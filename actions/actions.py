@@ -14,7 +14,7 @@ from rasa_sdk.types import DomainDict
 
 from bot import catalogue, city, db, handoff, store, tickets, topics
 from bot.extract import extract_place, extract_time
-from bot.privacy import ID_RE, normalize_mobile, valid_id_number, valid_mobile
+from bot.privacy import ID_RE, mask, normalize_mobile, valid_id_number, valid_mobile
 from bot.transcript import from_events
 
 log = logging.getLogger(__name__)
@@ -587,19 +587,73 @@ class ActionRateService(Action):
             tickets.rate(ticket_id, value)
             _publish_quietly("ticket_rated", ticket_id=ticket_id, satisfaction=value, department=ticket["department"])
         with db.session() as s:
-            s.add(
-                db.Feedback(
-                    channel=_channel(tracker),
-                    sender_id=tracker.sender_id,
-                    kind="ticket",
-                    value=value,
-                    topic=ticket["topic"] if ticket else None,
-                    department=ticket["department"] if ticket else None,
-                    ticket_id=ticket_id,
-                )
+            row = db.Feedback(
+                channel=_channel(tracker),
+                sender_id=tracker.sender_id,
+                kind="ticket",
+                value=value,
+                topic=ticket["topic"] if ticket else None,
+                department=ticket["department"] if ticket else None,
+                ticket_id=ticket_id,
             )
+            s.add(row)
+            s.flush()
+            feedback_id = str(row.id)
+        # the thanks invites one optional comment ("不用了" to skip); rules/core.yml routes the reply
         dispatcher.utter_message(response="utter_thanks_for_rating")
-        return [SlotSet("satisfaction", value)]
+        return [
+            SlotSet("satisfaction", value),
+            SlotSet("rating_comment_pending", True),
+            SlotSet("rating_feedback_id", feedback_id),
+        ]
+
+
+COMMENT_CHARS = 2000  # a comment longer than this is cut; the ticket is not a place for essays
+NO_COMMENT_INTENTS = ("skip", "deny", "stop")
+
+
+class ActionRatingComment(Action):
+    """A comment on the service: invited after a stored rating (once; "不用了" declines), or said
+    unprompted (intent service_comment). Kept for the supervisors' report."""
+
+    def name(self) -> str:
+        return "action_rating_comment"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        done: list[EventType] = [SlotSet("rating_comment_pending", False), SlotSet("rating_feedback_id", None)]
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        comment = _latest_text(tracker).strip()[:COMMENT_CHARS]
+        invited = bool(tracker.get_slot("rating_comment_pending")) and tracker.get_slot("rating_feedback_id")
+        if intent in NO_COMMENT_INTENTS or comment.startswith("/") or not comment:
+            dispatcher.utter_message(response="utter_rating_comment_skipped")
+            return done
+        if not invited:  # said unprompted: a comment of its own, not tied to a rating
+            with db.session() as s:
+                s.add(
+                    db.Feedback(
+                        channel=_channel(tracker),
+                        sender_id=tracker.sender_id,
+                        kind="comment",
+                        value="comment",
+                        comment=mask(comment),
+                    )
+                )
+            dispatcher.utter_message(response="utter_thanks_for_comment")
+            return done
+        with db.session() as s:
+            row = s.get(db.Feedback, int(tracker.get_slot("rating_feedback_id")))
+            if row is None or row.sender_id != tracker.sender_id:
+                dispatcher.utter_message(response="utter_rating_comment_skipped")
+                return done
+            row.comment = mask(comment)  # the feedback table is for figures: masked like a log
+            ticket_id, value, department = row.ticket_id, row.value, row.department
+        if ticket_id:
+            ticket = tickets.find(ticket_id)
+            if ticket is not None and ticket["sender_id"] == tracker.sender_id:
+                tickets.rate(ticket_id, value, comment)  # the ticket keeps the citizen's own words
+                _publish_quietly("ticket_rated", ticket_id=ticket_id, satisfaction=value, department=department)
+        dispatcher.utter_message(response="utter_thanks_for_comment")
+        return done
 
 
 class ActionFaqAnswered(Action):

@@ -438,6 +438,10 @@ def compute(
         }
         for t in ticket_rated
         if t.satisfaction_comment
+    ] + [  # said about the service unprompted (masked when stored)
+        {"ticket_id": None, "department": "—", "value": "留言", "comment": mask(f.comment)}
+        for f in sorted(feedback, key=lambda f: (_utc(f.at), f.id))
+        if f.kind == "comment" and f.comment
     ]
 
     # --- deflections, crises, guard, fallbacks ------------------------------------------------------

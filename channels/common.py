@@ -196,6 +196,20 @@ async def _to_handed_off_ticket(
     return True
 
 
+COMMENT_ACTION = "action_rating_comment"
+COMMENT_INTENT = "rating_comment"  # recorded instead of the model's intent for a rating's comment
+
+
+def _turn_ran(tracker: Any, action_name: str) -> bool:
+    """Whether the latest turn (the events since the citizen's latest message) ran this action."""
+    for event in reversed(tracker.events):
+        if getattr(event, "type_name", "") == "user":
+            return False
+        if getattr(event, "action_name", None) == action_name:
+            return True
+    return False
+
+
 async def handle_incoming(
     msg: Incoming,
     output: GuardedOutputChannel,
@@ -261,6 +275,10 @@ async def handle_incoming(
             if intent == "faq":
                 selector = (tracker.latest_message.parse_data or {}).get("response_selector", {})
                 intent = (selector.get("faq", {}).get("response", {}) or {}).get("intent_response_key") or intent
+            if tracker and _turn_ran(tracker, COMMENT_ACTION):
+                # the comment after a rating: words the model did not place, but not a question the
+                # bot failed to answer (the report's "unanswered" list is for the ops team)
+                intent = COMMENT_INTENT
         except Exception:
             log.debug("no tracker for inbound record", exc_info=True)
     await asyncio.to_thread(record_inbound, msg, intent, confidence, "bot", verdict.intent if verdict else None)

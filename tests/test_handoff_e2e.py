@@ -28,6 +28,7 @@ from tests.stack import Stack, request_json, start_stack
 pytestmark = pytest.mark.stack
 CRISIS_TEXT = "活着没意思，我真的不想活了"
 RATE_PAYLOAD = '/rate_service{"satisfaction": "满意"}'
+RATING_COMMENT = "工作人员挺耐心的，就是等的时间有点长"
 
 
 def approved(name: str, **slots: Any) -> str:
@@ -183,6 +184,9 @@ def test_close_resumes_the_bot_which_asks_for_satisfaction_and_stores_it(hstack:
     ]
     assert hstack.rest_texts(sender, RATE_PAYLOAD) == [approved("utter_thanks_for_rating")]
     assert _ticket_of(hstack, sender)["satisfaction"] == "满意"
+    # the optional comment: "不用了" ends it, politely, and nothing is stored
+    assert hstack.rest_texts(sender, "/skip") == [approved("utter_rating_comment_skipped")]
+    assert _ticket_of(hstack, sender)["satisfaction_comment"] is None
     # and the bot answers this citizen again
     question, answer = faq_example()
     assert hstack.rest_texts(sender, question)[0] == approved(answer)
@@ -297,8 +301,19 @@ async def test_an_agents_reply_reaches_the_web_chat_and_satisfaction_is_asked_th
     n = len(chat.bot)
     await chat.say(RATE_PAYLOAD)
     await chat.until(lambda: len(chat.bot) > n)
-    assert chat.texts(n)[0] == approved("utter_thanks_for_rating")
+    assert chat.texts(n) == [approved("utter_thanks_for_rating")]
+    assert [b["title"] for b in chat.bot[-1]["quick_replies"]] == ["不用了"]
     assert _ticket_of(hstack, sender)["satisfaction"] == "满意"
+    # the citizen leaves a comment: it is kept on the ticket, and asked for only once
+    n = len(chat.bot)
+    await chat.say(RATING_COMMENT)
+    await chat.until(lambda: len(chat.bot) > n)
+    assert chat.texts(n) == [approved("utter_thanks_for_comment")]
+    assert _ticket_of(hstack, sender)["satisfaction_comment"] == RATING_COMMENT
+    n = len(chat.bot)
+    await chat.say("不用了")
+    await chat.until(lambda: len(chat.bot) > n)
+    assert chat.texts(n) == [approved("utter_how_can_i_help")]  # not taken as a second comment
     await chat.client.disconnect()
 
 

@@ -122,6 +122,18 @@ def test_blocked_replies_are_counted_once_with_their_reason(db_url: str) -> None
     assert (fig["volume"]["bot_messages"], fig["volume"]["agent_messages"]) == (2, 1)
 
 
+def test_comments_said_unprompted_are_listed_for_the_supervisors(db_url: str) -> None:
+    _inbound("a", T0)
+    with db.session(db_url) as s:
+        s.add(db.Feedback(at=T0, channel="rest", sender_id="a", kind="comment", value="comment",
+                          comment="接线员态度不好"))  # fmt: skip
+    fig = reports.compute(db_url, T0.date(), T0.date())
+    assert fig["satisfaction"]["comments"] == [
+        {"ticket_id": None, "department": "—", "value": "留言", "comment": "接线员态度不好"}
+    ]
+    assert fig["satisfaction"]["tickets"]["offered"] == 0  # not a rating
+
+
 def test_unanswered_questions_are_grouped_and_masked() -> None:
     groups = reports.group_questions(
         [
@@ -195,6 +207,9 @@ def _faq_texts() -> list[str]:
     ):
         picked.append(seed.examples(topic)[0])
     return picked
+
+
+COMMENT = "回复太慢了，等了好久，有事请打我电话13912345678"
 
 
 @pytest.mark.stack
@@ -272,6 +287,10 @@ def test_figures_of_a_known_set_of_conversations(stack: Stack) -> None:
         "helpful": 1.0,
     }
     assert s["by_department"]["hotline"]["tickets"]["rated"] == 2
+    # one comment (I), masked; E declined to comment and is not listed
+    assert [(x["ticket_id"], x["value"], x["comment"]) for x in s["comments"]] == [
+        (ids["handoff"], "不满意", COMMENT.replace("13912345678", "139****5678"))
+    ]
     assert s["by_department"]["ecology_environment"]["tickets"]["satisfaction"] == 1.0
 
     assert fig["deflections"]["total"] == 1
@@ -313,7 +332,7 @@ async def _play(stack: Stack, faq: list[str], noise: str, vending: str, fallback
         mark = await seed.agent_handles(
             desk, e, noise_id, "李娜", ["您好，承办部门已安排人员现场核查。"], "已现场处理", live=False
         )
-        await seed.rate(e, "基本满意", mark)
+        await seed.rate(e, "基本满意", mark, comment="")  # presses 不用了
         # F: a street-vending report filed and left open
         vending_id = await seed.file_report(f, vending)
         # G: out of scope
@@ -331,7 +350,7 @@ async def _play(stack: Stack, faq: list[str], noise: str, vending: str, fallback
         reason = "request_human" if i.last("utter_handoff") else "after_hours_callback"
         mark = await seed.agent_handles(desk, i, handoff_id, "王芳", ["您好，我是12345热线工作人员。", "您的问题已记录并转办。"],
                                         "已解答", live=True, citizen_says="好的")  # fmt: skip
-        await seed.rate(i, "不满意", mark)
+        await seed.rate(i, "不满意", mark, comment=COMMENT)
         # J: a question the bot cannot answer
         await j.say(fallback)
         assert j.last("utter_default") or j.last("utter_ask_which_topic"), j.names()

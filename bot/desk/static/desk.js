@@ -146,7 +146,9 @@
     $("reveal").hidden = !t.contact;
     $("t-description").textContent = t.description || "—";
     $("t-resolution").textContent = t.resolution || "—";
-    $("t-satisfaction").textContent = t.satisfaction || (t.status === "closed" ? "等待市民评价" : "—");
+    $("t-satisfaction").textContent = t.satisfaction
+      ? t.satisfaction + (t.satisfaction_comment ? "：“" + t.satisfaction_comment + "”" : "")
+      : (t.status === "closed" ? "等待市民评价" : "—");
     var f = t.forwarding;
     $("t-forwarding").textContent = !f ? "未启用" : f.state === "delivered" ? "已转发" : f.state === "failed" ? "被拒绝：" + (f.last_error || "") : "待转发（已尝试" + f.attempts + "次）";
     var closed = t.status === "closed";
