@@ -50,6 +50,7 @@ def db_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("DATABASE_URL", url)
     db.migrate(url)
     yield url
+    db.dispose(url)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
