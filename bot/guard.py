@@ -146,7 +146,7 @@ def _model_version() -> str | None:
     return None
 
 
-def record(
+def audit_row(
     *,
     channel: str,
     sender_id: str,
@@ -157,25 +157,36 @@ def record(
     agent: str | None = None,
     ticket_id: str | None = None,
     model_version: str | None = None,
-) -> None:
-    """One row of the audit trail per outgoing (or blocked) message. Text is masked."""
+) -> db.AuditRecord:
+    """The audit row of one outgoing (or blocked) message. Text is masked."""
+    return db.AuditRecord(
+        channel=channel,
+        sender_id=sender_id,
+        response=response,
+        text=mask(text or "")[:4000],
+        model_version=model_version or (None if agent else _model_version()),
+        agent=agent,
+        ticket_id=ticket_id,
+        blocked=blocked,
+        blocked_reason=mask(reason)[:200] if reason else None,
+    )
+
+
+def write(rows: list[Any]) -> None:
+    """Audit and inbound rows in one transaction (a turn's rows are written together: one commit
+    instead of one per reply was measured, docs/performance.md)."""
+    if not rows:
+        return
     try:
         with db.session() as s:
-            s.add(
-                db.AuditRecord(
-                    channel=channel,
-                    sender_id=sender_id,
-                    response=response,
-                    text=mask(text or "")[:4000],
-                    model_version=model_version or (None if agent else _model_version()),
-                    agent=agent,
-                    ticket_id=ticket_id,
-                    blocked=blocked,
-                    blocked_reason=mask(reason)[:200] if reason else None,
-                )
-            )
+            s.add_all(rows)
     except Exception:  # the audit must never stop a citizen's answer; the error is visible
-        log.exception("audit record could not be written (channel=%s)", channel)
+        log.exception("%d audit/inbound record(s) could not be written", len(rows))
+
+
+def record(**fields: Any) -> None:
+    """One row of the audit trail per outgoing (or blocked) message (see `audit_row`)."""
+    write([audit_row(**fields)])
 
 
 def audit(

@@ -54,6 +54,11 @@ before the server starts.
    sent once more. The check runs under the conversation's lock, so a client that sends a message
    again (no answer came: a timeout, a process that died after saving its turn) gets the answer
    it missed, and the conversation, the tickets and the figures hold the message once.
+
+7. The tracker Rasa saves at the end of a turn is handed to the turn's output channel
+   (`saved_tracker`), where the channel's pipeline reads what the model understood for the
+   inbound record; it used to read the whole conversation back from Redis for that, once more per
+   message (the profile's "tracker store" share, docs/performance.md).
 """
 
 from __future__ import annotations
@@ -298,12 +303,47 @@ def answer_messages_sent_again_from_the_saved_conversation() -> None:
     MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
 
 
+# the output channel of the message being handled, per task (set by the wrapper below)
+_TURN_OUTPUT: contextvars.ContextVar[Any] = contextvars.ContextVar("hotline_turn_output", default=None)
+
+
+def hand_the_saved_conversation_to_the_channel() -> None:
+    """The channel records what the model understood (the inbound record); it read the whole
+    conversation back from the tracker store after every turn for that. Now the tracker Rasa has
+    just saved is handed to the turn's output channel (`saved_tracker`): one Redis read and one
+    deserialisation of the conversation less per message (docs/performance.md)."""
+    from rasa.core.processor import MessageProcessor
+
+    if getattr(MessageProcessor.save_tracker, "_hands_over", False):
+        return
+    original_handle = MessageProcessor.handle_message
+    original_save = MessageProcessor.save_tracker
+
+    async def handle_message(self: MessageProcessor, message: Any) -> Any:
+        token = _TURN_OUTPUT.set(message.output_channel)
+        try:
+            return await original_handle(self, message)
+        finally:
+            _TURN_OUTPUT.reset(token)
+
+    async def save_tracker(self: MessageProcessor, tracker: Any) -> None:
+        await original_save(self, tracker)
+        output = _TURN_OUTPUT.get()
+        if output is not None and hasattr(output, "saved_tracker"):
+            output.saved_tracker = tracker
+
+    save_tracker._hands_over = True  # type: ignore[attr-defined]
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+    MessageProcessor.save_tracker = save_tracker  # type: ignore[method-assign]
+
+
 def apply() -> None:
     load_shipped_models_off_the_event_loop()
     validate_action_results_with_a_compiled_schema()
     abandon_turns_whose_action_fails()
     stable_ids_for_messages_sent_again()
     answer_messages_sent_again_from_the_saved_conversation()
+    hand_the_saved_conversation_to_the_channel()
     limit = max_turns()
     limit_concurrent_turns(limit)
     log.info("rasa tuning: compiled action-result schema; at most %s concurrent turns", limit or "unlimited")

@@ -53,8 +53,33 @@ class GuardedOutputChannel(OutputChannel):
     def name(cls) -> str:
         return cls.channel_name
 
+    # True where `deliver` only collects and nothing reaches the citizen before `handle_incoming`
+    # returns (REST's answer in the HTTP response): the turn's audit rows are then written in one
+    # transaction with its inbound record, still before the citizen sees a word
+    holds_records = False
+
     def __init__(self, model_version: str | None = None) -> None:
         self.model_version = model_version
+        self._held: list[Any] | None = None
+        # the conversation as Rasa saved it at the end of this output's turn (bot/rasa_tuning.py),
+        # so the inbound record needs no second read of the tracker store
+        self.saved_tracker: Any = None
+
+    def hold_records(self) -> None:
+        if self.holds_records:
+            self._held = []
+
+    async def write_records(self, *rows: Any) -> None:
+        """Audit/inbound rows: held for the end of the turn, or written now."""
+        if self._held is not None:
+            self._held.extend(rows)
+        else:
+            await asyncio.to_thread(guard.write, list(rows))
+
+    async def flush_records(self) -> None:
+        rows, self._held = self._held, None
+        if rows:
+            await asyncio.to_thread(guard.write, rows)
 
     async def deliver(self, recipient_id: str, text: str, buttons: list[dict[str, Any]]) -> None:
         raise NotImplementedError
@@ -65,26 +90,29 @@ class GuardedOutputChannel(OutputChannel):
             return  # images, custom payloads: nothing the catalogue approves is sent that way
         verdict = guard.check_bot_text(text, message.get("utter_action"))
         buttons = [] if verdict.blocked else guard.approved_buttons(message.get("buttons"))
-        await asyncio.to_thread(
-            guard.record,
-            channel=self.name(),
-            sender_id=recipient_id,
-            text=verdict.original if verdict.blocked and verdict.original else verdict.text,
-            response=verdict.response if not verdict.blocked else None,
-            blocked=verdict.blocked,
-            reason=verdict.reason,
-            model_version=self.model_version,
-        )
-        if verdict.blocked:
-            log.warning("blocked an unapproved reply to %s: %s", recipient_id, verdict.reason)
-            await asyncio.to_thread(
-                guard.record,
+        rows = [
+            guard.audit_row(
                 channel=self.name(),
                 sender_id=recipient_id,
-                text=verdict.text,
-                response=verdict.response,
+                text=verdict.original if verdict.blocked and verdict.original else verdict.text,
+                response=verdict.response if not verdict.blocked else None,
+                blocked=verdict.blocked,
+                reason=verdict.reason,
                 model_version=self.model_version,
             )
+        ]
+        if verdict.blocked:
+            log.warning("blocked an unapproved reply to %s: %s", recipient_id, verdict.reason)
+            rows.append(
+                guard.audit_row(
+                    channel=self.name(),
+                    sender_id=recipient_id,
+                    text=verdict.text,
+                    response=verdict.response,
+                    model_version=self.model_version,
+                )
+            )
+        await self.write_records(*rows)
         await self.deliver(recipient_id, verdict.text, buttons)
 
     # every other way Rasa sends text goes through send_response, so through the guard
@@ -105,14 +133,15 @@ class GuardedOutputChannel(OutputChannel):
 
     async def send_agent_text(self, recipient_id: str, text: str, agent: str, ticket_id: str) -> None:
         """An agent's reply (checked by the desk before it gets here), audited with the agent's name."""
-        await asyncio.to_thread(
-            guard.record,
-            channel=self.name(),
-            sender_id=recipient_id,
-            text=text,
-            response=None,
-            agent=agent,
-            ticket_id=ticket_id,
+        await self.write_records(
+            guard.audit_row(
+                channel=self.name(),
+                sender_id=recipient_id,
+                text=text,
+                response=None,
+                agent=agent,
+                ticket_id=ticket_id,
+            )
         )
         await self.deliver(recipient_id, text, [])
 
@@ -142,24 +171,29 @@ def rate_limited(sender_id: str) -> tuple[bool, bool]:
     return count > limit, count == limit + 1
 
 
-def record_inbound(
+def inbound_row(
     msg: Incoming, intent: str | None, confidence: float | None, handled_by: str, crisis_intent: str | None
+) -> db.InboundRecord:
+    return db.InboundRecord(
+        channel=msg.channel,
+        sender_id=msg.sender_id,
+        text=mask(msg.text)[:2000],
+        intent=intent,
+        confidence=confidence,
+        handled_by=handled_by,
+        crisis=crisis_intent,
+    )
+
+
+async def _inbound(
+    output: GuardedOutputChannel,
+    msg: Incoming,
+    intent: str | None,
+    confidence: float | None,
+    handled_by: str,
+    verdict: crisis.Verdict | None,
 ) -> None:
-    try:
-        with db.session() as s:
-            s.add(
-                db.InboundRecord(
-                    channel=msg.channel,
-                    sender_id=msg.sender_id,
-                    text=mask(msg.text)[:2000],
-                    intent=intent,
-                    confidence=confidence,
-                    handled_by=handled_by,
-                    crisis=crisis_intent,
-                )
-            )
-    except Exception:
-        log.exception("inbound record could not be written (channel=%s)", msg.channel)
+    await output.write_records(inbound_row(msg, intent, confidence, handled_by, verdict.intent if verdict else None))
 
 
 async def _to_handed_off_ticket(
@@ -192,7 +226,7 @@ async def _to_handed_off_ticket(
         response = f"utter_crisis_{verdict.intent}"
         await output.send_approved(msg.sender_id, response, ticket_id=ticket_id)
         await asyncio.to_thread(tickets.append, ticket_id, "bot", catalogue.load().text(response, ticket_id=ticket_id))
-    await asyncio.to_thread(record_inbound, msg, None, None, "agent", verdict.intent if verdict else None)
+    await _inbound(output, msg, None, None, "agent", verdict)
     return True
 
 
@@ -217,6 +251,19 @@ async def handle_incoming(
     tracker_lookup: Callable[[str], Awaitable[Any]] | None = None,
 ) -> None:
     """The one path of a citizen's message, whatever the platform."""
+    output.hold_records()
+    try:
+        await _handle_incoming(msg, output, on_new_message, tracker_lookup)
+    finally:
+        await output.flush_records()
+
+
+async def _handle_incoming(
+    msg: Incoming,
+    output: GuardedOutputChannel,
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    tracker_lookup: Callable[[str], Awaitable[Any]] | None,
+) -> None:
     msg.text = clean_text(msg.text)
     if msg.text.startswith("/EXTERNAL_"):
         # intents only the desk may trigger; typed by a citizen they are just words
@@ -232,12 +279,12 @@ async def handle_incoming(
     except store.ERRORS:
         log.error("Redis is unreachable: cannot check handoff or rate limit for %s", msg.sender_id)
         await output.send_approved(msg.sender_id, "utter_service_busy")
-        await asyncio.to_thread(record_inbound, msg, None, None, "bot", verdict.intent if verdict else None)
+        await _inbound(output, msg, None, None, "bot", verdict)
         return
     if state and await _to_handed_off_ticket(msg, state, output, verdict):
         return
     if over:  # accepted and recorded, but not answered: a flood must not starve other citizens
-        await asyncio.to_thread(record_inbound, msg, None, None, "bot", None)
+        await _inbound(output, msg, None, None, "bot", None)
         if first_over:
             await output.send_approved(msg.sender_id, "utter_rate_limited")
         return
@@ -257,6 +304,7 @@ async def handle_incoming(
     user_message = UserMessage(
         text, output, msg.sender_id, input_channel=msg.channel, message_id=msg.message_id, metadata=metadata
     )
+    output.saved_tracker = None
     try:
         if truncated:  # say that nothing was lost before answering the start of it
             await output.send_approved(msg.sender_id, "utter_message_truncated")
@@ -264,12 +312,15 @@ async def handle_incoming(
     except Exception:  # Redis down, action server down, model error: never a stack trace to a citizen
         log.exception("the bot could not handle a message from %s on %s", msg.sender_id, msg.channel)
         await output.send_approved(msg.sender_id, "utter_service_busy")
-        await asyncio.to_thread(record_inbound, msg, None, None, "bot", verdict.intent if verdict else None)
+        await _inbound(output, msg, None, None, "bot", verdict)
         return
     intent, confidence = None, None
-    if tracker_lookup is not None:
+    saved = output.saved_tracker
+    if saved is not None and getattr(saved, "sender_id", None) != msg.sender_id:
+        saved = None  # an output shared between conversations: read this one's back
+    if saved is not None or tracker_lookup is not None:
         try:
-            tracker = await tracker_lookup(msg.sender_id)
+            tracker = saved if saved is not None else await tracker_lookup(msg.sender_id)  # type: ignore[misc]
             latest = (tracker.latest_message.intent or {}) if tracker else {}
             intent, confidence = latest.get("name"), latest.get("confidence")
             if intent == "faq":
@@ -281,4 +332,4 @@ async def handle_incoming(
                 intent = COMMENT_INTENT
         except Exception:
             log.debug("no tracker for inbound record", exc_info=True)
-    await asyncio.to_thread(record_inbound, msg, intent, confidence, "bot", verdict.intent if verdict else None)
+    await _inbound(output, msg, intent, confidence, "bot", verdict)

@@ -37,6 +37,8 @@ class RestOutput(GuardedOutputChannel):
     def __init__(self, collect: bool = True, model_version: str | None = None) -> None:
         super().__init__(model_version)
         self.collect = collect
+        # the answers leave in the HTTP response, after handle_incoming: its records go in one commit
+        self.holds_records = collect
         self.messages: list[dict[str, Any]] = []
 
     async def deliver(self, recipient_id: str, text: str, buttons: list[dict[str, Any]]) -> None:

@@ -1,0 +1,123 @@
+"""channels/common.py: what a turn leaves on record (audit rows and the inbound record), and when."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy.exc import OperationalError
+
+from bot import db, guard
+from channels.common import GuardedOutputChannel, Incoming, handle_incoming
+
+
+class Out(GuardedOutputChannel):
+    channel_name = "fake"
+
+    def __init__(self, holds: bool) -> None:
+        super().__init__(model_version="model-x")
+        self.holds_records = holds
+        self.delivered: list[str] = []
+
+    async def deliver(self, recipient_id: str, text: str, buttons: list[dict[str, Any]]) -> None:
+        self.delivered.append(text)
+
+
+def _on_record() -> tuple[int, int]:
+    with db.session() as s:
+        return s.query(db.AuditRecord).count(), s.query(db.InboundRecord).count()
+
+
+def _saved(sender: str, intent: str) -> Any:
+    """The conversation as Rasa saved it at the end of the turn (what bot/rasa_tuning.py hands over)."""
+    latest = SimpleNamespace(intent={"name": intent, "confidence": 0.93}, parse_data={})
+    return SimpleNamespace(sender_id=sender, latest_message=latest, events=[])
+
+
+def _turn(out: Out, seen: list[tuple[int, int]], saved: Any = None) -> Callable[[UserMessage], Awaitable[None]]:
+    async def on_new_message(message: UserMessage) -> None:
+        await out.send_approved(message.sender_id, "utter_offer_human")
+        seen.append(_on_record())
+        await out.send_approved(message.sender_id, "utter_how_can_i_help")
+        out.saved_tracker = saved
+
+    return on_new_message
+
+
+@pytest.fixture()
+def pipeline(db_url: str, redis_url: str) -> None:
+    """A real database and a real Redis (rate limit, handoff state) for the pipeline."""
+
+
+@pytest.mark.usefixtures("pipeline")
+def test_a_collected_answer_is_on_record_with_its_message_before_it_leaves() -> None:
+    out = Out(holds=True)
+    seen: list[tuple[int, int]] = []
+    lookups: list[str] = []
+
+    async def lookup(sender_id: str) -> Any:
+        lookups.append(sender_id)
+        return None
+
+    msg = Incoming(channel="rest", sender_id="c1", text="我想找人工")
+    asyncio.run(handle_incoming(msg, out, _turn(out, seen, _saved("c1", "request_human")), lookup))
+
+    assert seen == [(0, 0)]  # held while the turn runs: one commit at its end
+    assert _on_record() == (2, 1)  # written before handle_incoming returned, i.e. before the HTTP answer
+    assert [r["response"] for r in guard.audit(sender_id="c1")] == ["utter_how_can_i_help", "utter_offer_human"]
+    with db.session() as s:
+        row = s.query(db.InboundRecord).one()
+        assert (row.sender_id, row.intent, row.confidence, row.handled_by) == ("c1", "request_human", 0.93, "bot")
+    assert lookups == []  # the saved conversation was handed over: no second read of the tracker store
+    assert len(out.delivered) == 2
+
+
+@pytest.mark.usefixtures("pipeline")
+def test_a_channel_that_sends_at_once_puts_each_reply_on_record_before_sending_it() -> None:
+    out = Out(holds=False)
+    seen: list[tuple[int, int]] = []
+
+    async def lookup(sender_id: str) -> Any:
+        return _saved(sender_id, "greet")
+
+    msg = Incoming(channel="telegram", sender_id="c2", text="你好")
+    asyncio.run(handle_incoming(msg, out, _turn(out, seen), lookup))
+
+    assert seen == [(1, 0)]  # the first reply was on record before the second was sent
+    assert _on_record() == (2, 1)
+    with db.session() as s:
+        assert s.query(db.InboundRecord).one().intent == "greet"  # no saved tracker: read back
+
+
+@pytest.mark.usefixtures("pipeline")
+def test_a_saved_conversation_of_another_citizen_is_not_taken_for_this_one() -> None:
+    out = Out(holds=True)
+
+    async def lookup(sender_id: str) -> Any:
+        return _saved(sender_id, "greet")
+
+    msg = Incoming(channel="rest", sender_id="c3", text="你好")
+    asyncio.run(handle_incoming(msg, out, _turn(out, [], _saved("someone-else", "request_human")), lookup))
+    with db.session() as s:
+        assert s.query(db.InboundRecord).one().intent == "greet"
+
+
+@pytest.mark.usefixtures("pipeline")
+def test_the_citizen_is_answered_when_the_records_cannot_be_written(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(db, "session", broken)
+    out = Out(holds=True)
+    msg = Incoming(channel="rest", sender_id="c4", text="我想找人工")
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(handle_incoming(msg, out, _turn(out, [], _saved("c4", "request_human"))))
+    assert len(out.delivered) == 2
+    assert "3 audit/inbound record(s) could not be written" in caplog.text
