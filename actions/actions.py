@@ -569,6 +569,11 @@ class ActionTicketClosed(Action):
         return [SlotSet("ticket_id", ticket_id), SlotSet("handed_off", False)]
 
 
+def _feedback(tracker: Tracker, kind: str, value: str, **fields: Any) -> db.Feedback:
+    """A satisfaction row (kind helpful | ticket | comment) from this citizen on their channel."""
+    return db.Feedback(channel=_channel(tracker), sender_id=tracker.sender_id, kind=kind, value=value, **fields)
+
+
 class ActionRateService(Action):
     def name(self) -> str:
         return "action_rate_service"
@@ -587,11 +592,10 @@ class ActionRateService(Action):
             tickets.rate(ticket_id, value)
             _publish_quietly("ticket_rated", ticket_id=ticket_id, satisfaction=value, department=ticket["department"])
         with db.session() as s:
-            row = db.Feedback(
-                channel=_channel(tracker),
-                sender_id=tracker.sender_id,
-                kind="ticket",
-                value=value,
+            row = _feedback(
+                tracker,
+                "ticket",
+                value,
                 topic=ticket["topic"] if ticket else None,
                 department=ticket["department"] if ticket else None,
                 ticket_id=ticket_id,
@@ -629,15 +633,7 @@ class ActionRatingComment(Action):
             return done
         if not invited:  # said unprompted: a comment of its own, not tied to a rating
             with db.session() as s:
-                s.add(
-                    db.Feedback(
-                        channel=_channel(tracker),
-                        sender_id=tracker.sender_id,
-                        kind="comment",
-                        value="comment",
-                        comment=mask(comment),
-                    )
-                )
+                s.add(_feedback(tracker, "comment", "comment", comment=mask(comment)))
             dispatcher.utter_message(response="utter_thanks_for_comment")
             return done
         with db.session() as s:
@@ -684,15 +680,6 @@ class ActionFeedback(Action):
         topic = _last_topic(tracker)
         t = topics.load().get(topic) if topic else None
         with db.session() as s:
-            s.add(
-                db.Feedback(
-                    channel=_channel(tracker),
-                    sender_id=tracker.sender_id,
-                    kind="helpful",
-                    value=value,
-                    topic=topic,
-                    department=t.department if t else None,
-                )
-            )
+            s.add(_feedback(tracker, "helpful", value, topic=topic, department=t.department if t else None))
         dispatcher.utter_message(response="utter_feedback_thanks" if value == "yes" else "utter_feedback_sorry")
         return [SlotSet("helpful", None)]
