@@ -625,6 +625,42 @@ async def push_messages(openid: str, messages: list[str], cfg: WeChatConfig | No
             raise
 
 
+# ------------------------------------------------------------------------------------ turn leases
+_RENEWERS: dict[int, asyncio.Task[Any]] = {}  # one per event loop
+
+
+def _keep_leases() -> None:
+    """Make sure this process renews the leases of the turns it runs (see TURN_LEASE_S)."""
+    loop = asyncio.get_running_loop()
+    task = _RENEWERS.get(id(loop))
+    if task is None or task.done() or task.get_loop() is not loop:
+        _RENEWERS[id(loop)] = loop.create_task(_renew_leases(loop))
+
+
+async def _renew_leases(loop: asyncio.AbstractEventLoop) -> None:
+    """One task renews every local turn's lease, in one round trip to Redis each time. A task per
+    turn, each with its own connection every second, took most of the event loop at 4x saturation,
+    when hundreds of turns wait for their place (docs/performance.md)."""
+    while True:
+        await asyncio.sleep(TURN_LEASE_S / 4)  # three renewals may fail before another process takes over
+        keys = [k for k, t in _LOCAL_TURNS.items() if not t.done() and t.get_loop() is loop]
+        if not keys:
+            _RENEWERS.pop(id(loop), None)  # no await since the check: the next turn starts a new one
+            return
+        now = time.time()
+
+        async def renew(r: Any, keys: list[str] = keys, now: float = now) -> None:
+            pipe = r.pipeline(transaction=False)
+            for key in keys:
+                pipe.eval(_RENEW_TURN, 1, key, now, now + TURN_LEASE_S)
+            await pipe.execute()
+
+        try:
+            await _redis_call(renew)
+        except store.ERRORS:
+            log.warning("wechat: could not renew the leases of %d turn(s) (Redis unavailable)", len(keys))
+
+
 # ------------------------------------------------------------------------------------ small Redis helpers
 async def _redis_call(fn: Callable[[Any], Awaitable[Any]]) -> Any:
     r = store.async_client()
@@ -939,19 +975,8 @@ class WeChatInput(InputChannel):
     async def _owned_turn(
         self, key: str, ctx: _Ctx, on_new_message: Callable[[UserMessage], Awaitable[Any]], request: Request
     ) -> None:
-        lease = asyncio.create_task(self._keep_lease(key))
-        try:
-            await self._turn(key, ctx, on_new_message, request)
-        finally:
-            lease.cancel()
-
-    async def _keep_lease(self, key: str) -> None:
-        while True:
-            await asyncio.sleep(TURN_LEASE_S / 4)  # three renewals may fail before another process takes over
-            try:
-                await _redis_call(lambda r: r.eval(_RENEW_TURN, 1, key, time.time(), time.time() + TURN_LEASE_S))
-            except store.ERRORS:
-                log.warning("wechat: could not renew the lease of a turn (Redis unavailable)")
+        _keep_leases()  # the turn is in _LOCAL_TURNS from its start (serve) to its end
+        await self._turn(key, ctx, on_new_message, request)
 
     async def _take_over_if_orphaned(
         self, key: str, turn: asyncio.Task[Any] | None, start: Callable[[bool], asyncio.Task[Any]]

@@ -1108,3 +1108,43 @@ async def test_stack_menu_click_reaches_the_bot_and_it_asks_for_details(wechat_s
     assert [e.get("parse_data", {}).get("intent", {}).get("name") for e in wechat_stack.user_messages(openid)] == [
         "request_human"
     ]
+
+
+# ------------------------------------------------------------------ turn leases
+def test_one_task_keeps_every_running_turns_lease_alive_in_one_round_trip(redis_url: str) -> None:
+    """A turn longer than its lease stays this process's (a retry must not run it a second time),
+    and hundreds of turns waiting for their place cost one Redis round trip a second, not one
+    connection each (that took the event loop at 4x saturation)."""
+    import redis as sync_redis
+
+    from channels import wechat
+
+    r = sync_redis.Redis.from_url(redis_url, decode_responses=True)
+    keys = [wechat._k_msg(f"lease-{i}") for i in range(200)]
+    start = time.time()
+    for key in keys:
+        r.hset(key, mapping={"state": "pending", "owner_until": start + wechat.TURN_LEASE_S})
+    made = int(r.info("stats")["total_connections_received"])
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+        turns = [asyncio.create_task(release.wait()) for _ in keys]
+        wechat._LOCAL_TURNS.update(zip(keys, turns, strict=True))
+        try:
+            wechat._keep_leases()
+            wechat._keep_leases()  # a second turn starting does not start a second renewer
+            await asyncio.sleep(wechat.TURN_LEASE_S * 1.5)  # longer than one lease
+        finally:
+            release.set()
+            await asyncio.gather(*turns)
+            for key in keys:
+                wechat._LOCAL_TURNS.pop(key, None)
+        renewer = wechat._RENEWERS.get(id(asyncio.get_running_loop()))
+        assert renewer is not None
+        await asyncio.wait_for(renewer, wechat.TURN_LEASE_S)  # no turn left: it stops by itself
+
+    asyncio.run(scenario())
+    leases = [float(r.hget(key, "owner_until")) for key in keys]
+    assert min(leases) > start + wechat.TURN_LEASE_S * 1.5  # renewed, every one of them
+    assert int(r.info("stats")["total_connections_received"]) - made <= 3  # renewals share a connection
+    r.close()
