@@ -405,7 +405,7 @@ class NginxServer:
 pid {d}/nginx.pid;
 error_log {d}/error.log info;
 daemon off;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}  # as deploy/nginx/nginx.conf: each proxied request holds two
 http {{
     include /etc/nginx/mime.types;
     log_format hotline '$request_method $uri $status upstream=$upstream_addr rt=$request_time';
