@@ -83,6 +83,7 @@ OWNERS: list[tuple[str, tuple[str, ...]]] = [
     ("audit trail, inbound records (SQL)", ("bot/guard.py", "bot/db.py", "sqlalchemy/", "sqlite3/")),
     ("NLU: ResponseSelector (FAQ answers)", ("classifiers/response_selector.py", "selectors/response_selector.py")),
     ("NLU: DIET intent classifier", ("classifiers/diet_classifier.py",)),
+    ("NLU: linear classifier (intents, FAQ topics)", ("bot/nlu/linear_classifier.py",)),
     ("NLU: featurizers", ("count_vectors_featurizer", "lexical_syntactic_featurizer", "regex_featurizer")),
     ("NLU: tokenizer (jieba)", ("jieba",)),
     ("NLU: other components (crisis screen, fallback, entities)", ("rasa/nlu/", "bot/nlu/")),

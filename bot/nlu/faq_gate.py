@@ -1,11 +1,11 @@
-"""A Rasa graph component that answers an FAQ only when BOTH classifiers are sure enough.
+"""A Rasa graph component that answers an FAQ only when the topic itself is likely enough.
 
-An FAQ answer rests on two decisions: DIET's "this is an FAQ question" (the intent `faq`) and
-the ResponseSelector's "this is the FAQ about X". FallbackClassifier only looks at the first.
-DIET sees ~40 FAQ topics as one large class, so an out-of-scope message that shares a
-government word with them ("公积金概念股值得买吗", "社保卡用英语怎么说") often gets `faq` at
-0.9+ while the selector is unsure which topic it is (confidence 0.1-0.4): answering then gives
-a citizen the wrong approved text. This gate falls back when intent x selector confidence is
+An FAQ answer rests on two decisions: "this is an FAQ question" (the intent `faq`) and "this is
+the FAQ about X" (`response_selector.faq`). FallbackClassifier only looks at the first. The
+intent `faq` sums ~40 topics, so an out-of-scope message that shares a government word with
+them ("公积金概念股值得买吗", "社保卡用英语怎么说") can get `faq` high while no single topic is
+likely: answering then gives a citizen the wrong approved text. This gate falls back when
+intent x selector confidence (with bot.nlu.linear_classifier: the topic's own probability) is
 below `threshold` (calibrated on tests/nlu/heldout.yml with `make eval`, docs/quality.md).
 
 Runs after FallbackClassifier (so it only sees messages that passed the intent threshold) and

@@ -65,7 +65,7 @@ def test_gate_runs_in_the_configured_pipeline_after_fallback_and_before_crisis()
     names = [c["name"] for c in yaml.safe_load((settings.ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]]
     gate_at = names.index("bot.nlu.faq_gate.FaqAnswerGate")
     assert (
-        names.index("ResponseSelector")
+        names.index("bot.nlu.linear_classifier.LinearIntentClassifier")
         < names.index("FallbackClassifier")
         < gate_at
         < names.index("bot.nlu.CrisisScreen")
