@@ -232,6 +232,9 @@ async def _to_handed_off_ticket(
 
 COMMENT_ACTION = "action_rating_comment"
 COMMENT_INTENT = "rating_comment"  # recorded instead of the model's intent for a rating's comment
+FORM_ACTION = "report_form"
+FALLBACK_ACTION = "action_handle_fallback"
+FORM_ANSWER_INTENT = "form_answer"  # recorded for an answer to the form's question the model did not place
 
 
 def _turn_ran(tracker: Any, action_name: str) -> bool:
@@ -330,6 +333,15 @@ async def _handle_incoming(
                 # the comment after a rating: words the model did not place, but not a question the
                 # bot failed to answer (the report's "unanswered" list is for the ops team)
                 intent = COMMENT_INTENT
+            elif (
+                tracker
+                and intent == "nlu_fallback"
+                and _turn_ran(tracker, FORM_ACTION)
+                and not _turn_ran(tracker, FALLBACK_ACTION)
+            ):
+                # an address or a time given to the report form: the form took it as the answer
+                # (slot from text), so it is not a question the bot failed to answer either
+                intent = FORM_ANSWER_INTENT
         except Exception:
             log.debug("no tracker for inbound record", exc_info=True)
     await _inbound(output, msg, intent, confidence, "bot", verdict)

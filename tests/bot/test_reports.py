@@ -303,7 +303,7 @@ def test_figures_of_a_known_set_of_conversations(stack: Stack) -> None:
         (ids["crisis"], "P0", "closed", "kept")
     ]
     assert (fig["guard"]["blocked"], fig["guard"]["rate"]) == (0, 0.0)
-    assert fig["unanswered"]["total"] == 1
+    assert fig["unanswered"]["total"] == 1, fig["unanswered"]
     assert fig["unanswered"]["groups"] == [{"count": 1, "keywords": [], "example": fallback, "variants": [fallback]}]
 
 

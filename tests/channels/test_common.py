@@ -121,3 +121,31 @@ def test_the_citizen_is_answered_when_the_records_cannot_be_written(
         asyncio.run(handle_incoming(msg, out, _turn(out, [], _saved("c4", "request_human"))))
     assert len(out.delivered) == 2
     assert "3 audit/inbound record(s) could not be written" in caplog.text
+
+
+def _saved_turn(sender: str, intent: str, actions: list[str]) -> Any:
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+
+    saved = _saved(sender, intent)
+    saved.events = [ActionExecuted("action_listen"), UserUttered("…"), *(ActionExecuted(a) for a in actions)]
+    return saved
+
+
+@pytest.mark.parametrize(
+    ("actions", "recorded"),
+    [
+        # the form asked "when?", the citizen said "今天上午开始": the form took it, not unanswered
+        (["action_extract_slots", "report_form"], "form_answer"),
+        # the form could not use it (a yes/no question answered with an address): unanswered
+        (["action_extract_slots", "report_form", "action_handle_fallback"], "nlu_fallback"),
+        # outside a form: unanswered, for the ops team's list
+        (["action_extract_slots", "action_handle_fallback"], "nlu_fallback"),
+    ],
+)
+@pytest.mark.usefixtures("pipeline")
+def test_an_answer_the_form_took_is_not_recorded_as_unanswered(actions: list[str], recorded: str) -> None:
+    out = Out(holds=True)
+    msg = Incoming(channel="rest", sender_id="c5", text="今天上午开始，现在还在持续")
+    asyncio.run(handle_incoming(msg, out, _turn(out, [], _saved_turn("c5", "nlu_fallback", actions))))
+    with db.session() as s:
+        assert s.query(db.InboundRecord).one().intent == recorded
