@@ -17,7 +17,7 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.linear_classifier import LinearIntentClassifier, tfidf
+from bot.nlu.linear_classifier import LinearIntentClassifier, sentence_terms, tfidf, tfidf_terms
 
 EXAMPLES = {
     "greet": ["你好", "您好", "你好啊", "在吗", "有人在吗", "早上好"],
@@ -203,3 +203,22 @@ def test_tfidf_matches_sklearn_sublinear_tfidf() -> None:
     # the failing twin: raw term frequency is not what was evaluated
     plain = TfidfTransformer(sublinear_tf=False).fit(counts)
     assert not np.allclose(tfidf(counts, idf).toarray(), plain.transform(counts).toarray())
+
+
+def test_the_fast_path_reads_the_features_rasa_would_join(pipeline: Pipeline) -> None:
+    # sentence_terms must be Message.get_sparse_features(TEXT)'s sentence row, column for column
+    for m in pipeline.featurise("帮我妈问一下社保卡怎么办", "公积金 公积金 租房", "你好"):
+        _, sentence = m.get_sparse_features("text")
+        expected = sp.csr_matrix(sentence.features)
+        columns, counts = sentence_terms(m)  # type: ignore[misc]
+        got = sp.csr_matrix((counts, (np.zeros_like(columns), columns)), shape=expected.shape)
+        assert (got != expected).nnz == 0
+        assert counts.max() >= 1
+
+
+def test_one_message_weighted_alone_is_weighted_as_in_training(pipeline: Pipeline) -> None:
+    (m,) = pipeline.featurise("租房能提公积金吗 公积金")
+    columns, counts = sentence_terms(m)  # type: ignore[misc]
+    idf = np.linspace(1.0, 3.0, int(columns.max()) + 1)
+    row = sp.csr_matrix((counts, (np.zeros_like(columns), columns)), shape=(1, idf.size))
+    np.testing.assert_allclose(tfidf_terms(columns, counts, idf), tfidf(row, idf).toarray()[0, columns])
