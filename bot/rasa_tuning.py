@@ -66,6 +66,15 @@ before the server starts.
    bookkeeping was a sixth of a message's parse (19.4 -> 16.1 ms per parse, the same results for
    200 held-out messages). Here the built graph is kept per set of targets and each node is run
    once, after the nodes it needs, in the calling thread: what dask's synchronous scheduler does.
+
+9. The rule policy matches its rules once per dialogue state. For each next-action prediction
+   (three per turn) RulePolicy tests every rule (127 here) against every turn of the recent
+   history, in Python: with NLU no longer running TensorFlow it was the largest share of a turn
+   (11.6 % of the Rasa process at REST concurrency 8, docs/performance.md). The rules that apply
+   depend only on the featurized states it is given, and a hotline's conversations pass through
+   few distinct states, so the matching keys are kept per (rule table, states), up to
+   RULE_MATCH_CACHE entries. The rule chosen is the same (tests/bot/test_rasa_tuning.py compares
+   predictions along every conversation of tests/test_stories.yml).
 """
 
 from __future__ import annotations
@@ -382,6 +391,44 @@ def run_the_model_graph_without_dask() -> None:
     DaskGraphRunner.run = run  # type: ignore[method-assign]
 
 
+RULE_MATCH_CACHE = 20_000
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a dialogue state (dicts of dicts of strings, tuples and numbers)."""
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def match_rules_once_per_dialogue_state() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    if getattr(RulePolicy._get_possible_keys, "_memo", False):
+        return
+    original = RulePolicy._get_possible_keys
+
+    def _get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[Any]) -> set[str]:
+        try:
+            # the tables do not change once a model is loaded (len: in case one is edited in place)
+            key = (id(lookup), len(lookup), _frozen(states))
+            hash(key)
+        except TypeError:  # a state this code does not know how to freeze: match as Rasa does
+            return original(self, lookup, states)
+        memo = self.__dict__.setdefault("_hotline_rule_matches", {})
+        found = memo.get(key)
+        if found is None:
+            if len(memo) >= RULE_MATCH_CACHE:
+                memo.clear()
+            found = memo[key] = frozenset(original(self, lookup, states))
+        return set(found)
+
+    _get_possible_keys._memo = True  # type: ignore[attr-defined]
+    RulePolicy._get_possible_keys = _get_possible_keys  # type: ignore[method-assign]
+
+
 def apply() -> None:
     load_shipped_models_off_the_event_loop()
     validate_action_results_with_a_compiled_schema()
@@ -390,6 +437,7 @@ def apply() -> None:
     answer_messages_sent_again_from_the_saved_conversation()
     hand_the_saved_conversation_to_the_channel()
     run_the_model_graph_without_dask()
+    match_rules_once_per_dialogue_state()
     limit = max_turns()
     limit_concurrent_turns(limit)
     log.info("rasa tuning: compiled action-result schema; at most %s concurrent turns", limit or "unlimited")
