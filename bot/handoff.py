@@ -35,6 +35,11 @@ def _key(sender_id: str) -> str:
     return f"handoff:{sender_id}"
 
 
+def state_key(sender_id: str) -> str:
+    """The Redis hash `current` reads (for callers that read it in their own pipeline)."""
+    return _key(sender_id)
+
+
 def _ttl_s() -> int:
     return max(int(settings.load().handoff_ttl_hours * 3600), 60)
 

@@ -157,18 +157,28 @@ def model_version(app: Any) -> str | None:
     return str(agent.model_name or agent.model_id)[:120]
 
 
-def rate_limited(sender_id: str) -> tuple[bool, bool]:
-    """(over the limit, first time over in this minute) — per citizen, across channels."""
-    limit = settings.load().rate_limit_per_minute
+async def citizen_state(sender_id: str, count: bool = True) -> tuple[bool, bool, dict[str, str] | None]:
+    """(over the rate limit, first time over in this minute, handoff state) for a citizen's
+    message, in one pipelined round trip on the event loop's Redis pool. These were two blocking
+    calls in worker threads per message (thread hand-offs and two round trips, docs/performance.md).
+    `count=False` (a crisis) neither counts the message nor limits it."""
+    limit = settings.load().rate_limit_per_minute if count else 0
+    r = store.async_client()
+    try:
+        pipe = r.pipeline(transaction=False)
+        if limit > 0:  # per citizen across channels, per clock minute
+            key = f"rate:{sender_id}:{int(time.time() // 60)}"
+            pipe.incr(key)
+            pipe.expire(key, 120)
+        pipe.hgetall(handoff.state_key(sender_id))
+        results = await pipe.execute()
+    finally:
+        await r.close()
+    state = results[-1] or None
     if limit <= 0:
-        return False, False
-    key = f"rate:{sender_id}:{int(time.time() // 60)}"
-    r = store.client()
-    pipe = r.pipeline()
-    pipe.incr(key)
-    pipe.expire(key, 120)
-    count = int(pipe.execute()[0])
-    return count > limit, count == limit + 1
+        return False, False, state
+    n = int(results[0])
+    return n > limit, n == limit + 1, state
 
 
 def inbound_row(
@@ -277,8 +287,7 @@ async def _handle_incoming(
         return
     verdict = crisis.screen(msg.text)
     try:
-        over, first_over = (False, False) if verdict else await asyncio.to_thread(rate_limited, msg.sender_id)
-        state = await asyncio.to_thread(handoff.current, msg.sender_id)
+        over, first_over, state = await citizen_state(msg.sender_id, count=verdict is None)
     except store.ERRORS:
         log.error("Redis is unreachable: cannot check handoff or rate limit for %s", msg.sender_id)
         await output.send_approved(msg.sender_id, "utter_service_busy")

@@ -149,3 +149,29 @@ def test_an_answer_the_form_took_is_not_recorded_as_unanswered(actions: list[str
     asyncio.run(handle_incoming(msg, out, _turn(out, [], _saved_turn("c5", "nlu_fallback", actions))))
     with db.session() as s:
         assert s.query(db.InboundRecord).one().intent == recorded
+
+
+@pytest.mark.usefixtures("pipeline")
+def test_a_flood_is_recorded_but_answered_once_with_the_limit_and_a_crisis_always_gets_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", "3")
+    turns: list[str] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        turns.append(message.text or "")
+
+    async def flood() -> list[list[str]]:
+        answers = []
+        for text in ["问一下", "在吗", "人呢", "快回答", "回答我", "我不想活了"]:
+            out = Out(holds=True)
+            await handle_incoming(Incoming(channel="rest", sender_id="c6", text=text), out, on_new_message)
+            answers.append(out.delivered)
+        return answers
+
+    answers = asyncio.run(flood())
+    assert turns == ["问一下", "在吗", "人呢", "我不想活了"]  # 3 a minute, and the crisis
+    assert [len(a) for a in answers[3:5]] == [1, 0]  # told once, then quiet for the minute
+    assert "我们已收到您前面的消息" in answers[3][0]
+    with db.session() as s:
+        assert s.query(db.InboundRecord).filter_by(sender_id="c6").count() == 6  # nothing lost
