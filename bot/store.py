@@ -26,14 +26,16 @@ def client(url: str | None = None) -> redis.Redis:
     return _sync[url]
 
 
-# asyncio connections belong to the loop that made them: one pool per (loop, server)
-_pools: dict[tuple[int, str], tuple[asyncio.AbstractEventLoop, aioredis.ConnectionPool]] = {}
+# asyncio connections belong to the loop that made them: one client (and its pool) per (loop, server)
+_pools: dict[tuple[int, str], tuple[asyncio.AbstractEventLoop, aioredis.Redis]] = {}
 
 
 def async_client(url: str | None = None) -> aioredis.Redis:
-    """An asyncio client on the running loop's shared connection pool. `await r.close()` gives
-    its connection back and leaves the pool open. A new connection for every call (connect, then
-    the command) was a measurable part of every WeChat callback, which makes several."""
+    """The running loop's asyncio client for this server, on a shared connection pool. `await
+    r.close()` is harmless (the pool stays open). A new connection for every call (connect, then
+    the command) was a measurable part of every WeChat callback, which makes several; so was a
+    new client object (175 us each: its table of response callbacks, 11 % of the Rasa process
+    under WeChat overload, docs/performance.md)."""
     url = url or settings.load().effective_redis_url
     try:
         loop = asyncio.get_running_loop()
@@ -41,12 +43,12 @@ def async_client(url: str | None = None) -> aioredis.Redis:
         return aioredis.Redis.from_url(url, decode_responses=True, retry_on_timeout=True, **_TIMEOUTS)
     entry = _pools.get((id(loop), url))
     if entry is None or entry[0] is not loop:
-        for key, (other, _pool) in list(_pools.items()):
+        for key, (other, _client) in list(_pools.items()):
             if other.is_closed():  # a finished loop's connections died with it
                 del _pools[key]
         pool = aioredis.ConnectionPool.from_url(url, decode_responses=True, retry_on_timeout=True, **_TIMEOUTS)
-        entry = _pools[(id(loop), url)] = (loop, pool)
-    return aioredis.Redis(connection_pool=entry[1])
+        entry = _pools[(id(loop), url)] = (loop, aioredis.Redis(connection_pool=pool))
+    return entry[1]
 
 
 class Unavailable(Exception):

@@ -63,3 +63,15 @@ def test_a_pooled_connection_recovers_after_redis_restarts(redis_server: RedisSe
 
     value, errors = asyncio.run(scenario())
     assert value == "after" and errors
+
+
+def test_calls_on_one_loop_share_one_client_and_closing_it_leaves_it_usable(redis_url: str) -> None:
+    # a client object costs ~175 us to make (its response-callback table): made once per loop
+    async def calls() -> tuple[bool, str | None]:
+        first = store.async_client()
+        await first.set("shared", "是")
+        await first.close()  # what every caller does when done
+        second = store.async_client()
+        return second is first, await second.get("shared")
+
+    assert asyncio.run(calls()) == (True, "是")
