@@ -42,6 +42,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -66,7 +67,7 @@ from wechatpy.messages import MESSAGE_TYPES, BaseMessage, UnknownMessage
 from wechatpy.session.redisstorage import RedisStorage
 
 from bot import catalogue, crisis, handoff, settings, store, tickets
-from bot.rasa_tuning import CHECK_SAVED
+from bot.rasa_tuning import CHECK_SAVED, max_turns
 from channels.common import GuardedOutputChannel, Incoming, clean_text, handle_incoming
 from channels.senders import DeliveryError
 
@@ -107,6 +108,10 @@ _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/]{43}$")
 # background turns of this process (strong references, so that they are not collected)
 _TASKS: set[asyncio.Task[Any]] = set()
 _LOCAL_TURNS: dict[str, asyncio.Task[Any]] = {}
+# when this process's recent turns finished (loop time), and whether others were waiting for a
+# place then (the process was saturated): its capacity, for admission (_hopeless)
+_FINISHED: deque[tuple[float, bool]] = deque(maxlen=4096)
+RATE_WINDOW_S = 5.0
 
 
 class ConfigError(ValueError):
@@ -670,6 +675,30 @@ async def _redis_call(fn: Callable[[Any], Awaitable[Any]]) -> Any:
         await r.close()
 
 
+def _finished(task: asyncio.Task[Any]) -> None:
+    saturated = len(_LOCAL_TURNS) > max_turns()  # turns still waiting for a place
+    _FINISHED.append((task.get_loop().time(), saturated))
+
+
+def _turns_per_s(now: float) -> float | None:
+    """The turns this process finishes per second when saturated, if it has been saturated over
+    the last RATE_WINDOW_S. At lower load the finishing rate is the arrival rate, not what the
+    process can do: a burst after a quiet minute must not be turned away on that guess."""
+    while _FINISHED and _FINISHED[0][0] < now - RATE_WINDOW_S:
+        _FINISHED.popleft()
+    busy = [t for t, saturated in _FINISHED if saturated]
+    if len(busy) < 10 or len(busy) < 0.8 * len(_FINISHED):
+        return None
+    return len(busy) / max(now - busy[0], 1.0)
+
+
+def _hopeless(now: float, budget_end: float) -> bool:
+    """Whether the turns in this process (this message's included) cannot all finish before
+    this message's reply budget runs out, at the rate turns have been finishing."""
+    rate = _turns_per_s(now)
+    return rate is not None and len(_LOCAL_TURNS) / rate > budget_end - now
+
+
 async def outbox_add(openid: str, messages: list[str], front: bool = False) -> None:
     if not messages:
         return
@@ -963,7 +992,7 @@ class WeChatInput(InputChannel):
             task = asyncio.create_task(self._owned_turn(key, turn_ctx, on_new_message, request))
             _TASKS.add(task)
             _LOCAL_TURNS[key] = task
-            task.add_done_callback(lambda t: (_TASKS.discard(t), _LOCAL_TURNS.pop(key, None)))
+            task.add_done_callback(lambda t: (_TASKS.discard(t), _LOCAL_TURNS.pop(key, None), _finished(t)))
             return task
 
         if attempts == 1:
@@ -1014,6 +1043,12 @@ class WeChatInput(InputChannel):
         budget_end = ctx.arrival + self.cfg.budget_s
         if attempts > 1:
             turn = await self._take_over_if_orphaned(key, turn, start)
+        elif self.cfg.can_push and _hopeless(loop.time(), budget_end):
+            # admission: the turns ahead of this one already take longer than its budget, so its
+            # reply will be pushed whatever happens; answering now frees the connection (and
+            # nginx's slot) instead of holding it for seconds of an overloaded loop
+            claim = await self._script(_GIVE_UP, key, "push")
+            return await self._passive(key, ctx, claim) if claim.reply is not None else response.text("success")
         claim = await self._script(_CLAIM, key, "answered")
         while claim.reply is None and claim.state == "pending" and loop.time() < budget_end:
             await self._wait(turn, budget_end - loop.time())
