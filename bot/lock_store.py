@@ -28,10 +28,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from rasa.core.lock import TicketLock
+from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import LockError, RedisLockStore
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,10 @@ local number = last + 1
 table.insert(kept, cjson.encode({number = number, expires = now + lease}))
 redis.call('SET', KEYS[1], cjson.encode({conversation_id = ARGV[3], tickets = kept, last_issued = number}))
 redis.call('PEXPIRE', KEYS[1], math.ceil((lease + 5) * 1000))
-return number
 """
+# the same, answering {number, tickets in the queue}: 1 means the turn may start at once (no read)
+_ISSUE_AND_COUNT = _ISSUE + "return {number, #kept}\n"
+_ISSUE += "return number\n"
 # ARGV: now, lease, number -> 1 when the ticket was still there (renewed), else 0
 _RENEW = """
 local raw = redis.call('GET', KEYS[1])
@@ -113,6 +116,7 @@ class AtomicRedisLockStore(RedisLockStore):
         else:
             super().__init__(**kwargs)
         self._issue = self.red.register_script(_ISSUE)
+        self._issue_and_count = self.red.register_script(_ISSUE_AND_COUNT)
         self._renew = self.red.register_script(_RENEW)
         self._finish = self.red.register_script(_FINISH)
 
@@ -126,6 +130,16 @@ class AtomicRedisLockStore(RedisLockStore):
             )
         except Exception as e:
             raise LockError(f"Error while acquiring lock. Error:\n{e}") from e
+
+    def _issue_counting(self, conversation_id: str) -> tuple[int, int]:
+        """A new ticket's number and how many live tickets the queue holds with it."""
+        try:
+            number, queued = self._issue_and_count(
+                keys=[self._key(conversation_id)], args=[time.time(), LEASE_S, conversation_id]
+            )
+        except Exception as e:
+            raise LockError(f"Error while acquiring lock. Error:\n{e}") from e
+        return int(number), int(queued)
 
     def renew(self, conversation_id: str, ticket: int, lease: float = LEASE_S) -> bool:
         return bool(self._renew(keys=[self._key(conversation_id)], args=[time.time(), lease, ticket]))
@@ -144,10 +158,14 @@ class AtomicRedisLockStore(RedisLockStore):
         self, conversation_id: str, lock_lifetime: float = LEASE_S, wait_time_in_seconds: float = POLL_S
     ) -> AsyncGenerator[TicketLock, None]:
         # Rasa passes its own 60 s lifetime and 1 s wait: leases and a short poll replace both
-        ticket = [self.issue_ticket(conversation_id, LEASE_S)]  # the keep-alive renews whichever is current
+        number, queued = self._issue_counting(conversation_id)
+        ticket = [number]  # the keep-alive renews whichever is current
         renewal = asyncio.ensure_future(self._keep_alive(conversation_id, ticket))
         try:
-            yield await self._wait_for_turn(conversation_id, ticket)
+            if queued == 1:  # nobody ahead (the usual case): the turn starts without reading the queue back
+                yield TicketLock(conversation_id, deque([Ticket(number, time.time() + LEASE_S)]))
+            else:
+                yield await self._wait_for_turn(conversation_id, ticket)
         finally:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):

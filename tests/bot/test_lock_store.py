@@ -162,3 +162,29 @@ async def test_a_waiting_turn_whose_loop_stalled_past_its_lease_is_queued_again_
     await asyncio.wait_for(waiting, 5)
     assert events == ["third message", "next message"]
     assert stores[0].red.exists("hotline:lock:stall") == 0
+
+
+async def test_a_turn_with_nobody_ahead_starts_without_reading_the_queue_back(
+    stores: list[AtomicRedisLockStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = stores[0]
+    reads: list[str] = []
+    original = AtomicRedisLockStore.get_lock
+
+    def counted(self: AtomicRedisLockStore, conversation_id: str) -> object:
+        reads.append(conversation_id)
+        return original(self, conversation_id)
+
+    monkeypatch.setattr(AtomicRedisLockStore, "get_lock", counted)
+    async with store.lock("alone") as lock:
+        assert not lock.is_locked(lock.tickets[0].number)
+    assert reads == []  # one round trip to take the lock (issue), none to read it back
+    assert store.get_lock("alone") is None  # and it was released
+    # the failing twin: a ticket ahead (another process's turn) makes this one read and wait
+    ahead = stores[1].issue_ticket("queued")
+    later = asyncio.get_running_loop().call_later(0.2, stores[1].cleanup, "queued", ahead)
+    started = time.monotonic()
+    async with store.lock("queued"):
+        waited = time.monotonic() - started
+    later.cancel()
+    assert "queued" in reads and waited >= 0.15
