@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 LEASE_S = 15.0  # a dead process's turn blocks its citizen at most this long
 POLL_S = 0.05
 
-# KEYS[1] lock key; ARGV: now, lease seconds, conversation id -> the new ticket's number.
+# KEYS[1] lock key; ARGV: now, lease seconds, conversation id -> {the new ticket's number, live
+# tickets in the queue with it} (1: nobody ahead, the turn may start without reading the queue).
 # Numbers never repeat: a number is above every number issued before (`last_issued`, kept in the
 # JSON, which Rasa's reader ignores) and above the clock in ms (the queue's key may have gone).
 # Reusing the number of a lapsed ticket would let two turns of one citizen run at once.
@@ -61,10 +62,8 @@ local number = last + 1
 table.insert(kept, cjson.encode({number = number, expires = now + lease}))
 redis.call('SET', KEYS[1], cjson.encode({conversation_id = ARGV[3], tickets = kept, last_issued = number}))
 redis.call('PEXPIRE', KEYS[1], math.ceil((lease + 5) * 1000))
+return {number, #kept}
 """
-# the same, answering {number, tickets in the queue}: 1 means the turn may start at once (no read)
-_ISSUE_AND_COUNT = _ISSUE + "return {number, #kept}\n"
-_ISSUE += "return number\n"
 # ARGV: now, lease, number -> 1 when the ticket was still there (renewed), else 0
 _RENEW = """
 local raw = redis.call('GET', KEYS[1])
@@ -116,7 +115,6 @@ class AtomicRedisLockStore(RedisLockStore):
         else:
             super().__init__(**kwargs)
         self._issue = self.red.register_script(_ISSUE)
-        self._issue_and_count = self.red.register_script(_ISSUE_AND_COUNT)
         self._renew = self.red.register_script(_RENEW)
         self._finish = self.red.register_script(_FINISH)
 
@@ -124,19 +122,12 @@ class AtomicRedisLockStore(RedisLockStore):
         return self.key_prefix + conversation_id
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LEASE_S) -> int:
-        try:
-            return int(
-                self._issue(keys=[self._key(conversation_id)], args=[time.time(), lock_lifetime, conversation_id])
-            )
-        except Exception as e:
-            raise LockError(f"Error while acquiring lock. Error:\n{e}") from e
+        return self._issue_counting(conversation_id, lock_lifetime)[0]
 
-    def _issue_counting(self, conversation_id: str) -> tuple[int, int]:
+    def _issue_counting(self, conversation_id: str, lease: float = LEASE_S) -> tuple[int, int]:
         """A new ticket's number and how many live tickets the queue holds with it."""
         try:
-            number, queued = self._issue_and_count(
-                keys=[self._key(conversation_id)], args=[time.time(), LEASE_S, conversation_id]
-            )
+            number, queued = self._issue(keys=[self._key(conversation_id)], args=[time.time(), lease, conversation_id])
         except Exception as e:
             raise LockError(f"Error while acquiring lock. Error:\n{e}") from e
         return int(number), int(queued)
@@ -158,7 +149,7 @@ class AtomicRedisLockStore(RedisLockStore):
         self, conversation_id: str, lock_lifetime: float = LEASE_S, wait_time_in_seconds: float = POLL_S
     ) -> AsyncGenerator[TicketLock, None]:
         # Rasa passes its own 60 s lifetime and 1 s wait: leases and a short poll replace both
-        number, queued = self._issue_counting(conversation_id)
+        number, queued = self._issue_counting(conversation_id, LEASE_S)
         ticket = [number]  # the keep-alive renews whichever is current
         renewal = asyncio.ensure_future(self._keep_alive(conversation_id, ticket))
         try:
