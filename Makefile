@@ -40,18 +40,18 @@ nginx: ## Debian's nginx for the scale and fault tests (they run deploy/nginx/ho
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
 
 train: setup ## train the model, only when data, domain or config changed
-	@$(BIN)/python -m bot.training
+	@$(BIN)/python -m bot.ops.training
 
 run: setup train ## start Redis, Rasa (5005), actions (5055) and the desk (5080); Ctrl-C stops all
-	@$(BIN)/python -m bot.launch migrate
+	@$(BIN)/python -m bot.ops.launch migrate
 	@set -a; source .env; set +a; exec $(BIN)/honcho start -f Procfile
 
 test: setup browser postgres nginx train ## everything CI runs: lint, data validation, content check, pytest, conversation tests
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . >/dev/null
 	$(BIN)/rasa data validate --fail-on-warnings --data $(TRAIN_DATA) >/dev/null
-	$(BIN)/python -m bot.content_check
+	$(BIN)/python -m bot.ops.content_check
 	$(BIN)/pytest
-	$(BIN)/python -m bot.training --test-stories
+	$(BIN)/python -m bot.ops.training --test-stories
 
 test-fast: setup ## unit tests only (no stack)
 	$(BIN)/pytest -m "not stack and not browser"
@@ -61,38 +61,38 @@ lint: setup ## ruff (security, logging, no print) and formatting
 	$(BIN)/ruff format --check .
 
 lint-content: setup ## the content check over every response a citizen can receive
-	$(BIN)/python -m bot.content_check
+	$(BIN)/python -m bot.ops.content_check
 
 validate: setup ## ops: data, content, conflicts, then train and compare with the committed figures
-	$(BIN)/python -m bot.validate
+	$(BIN)/python -m bot.ops.validate
 
 export: setup ## ops: FAQ catalogue to a spreadsheet (FILE=results/catalogue.xlsx; a directory: CSV)
-	$(BIN)/python -m bot.spreadsheet export $(or $(FILE),results/catalogue.xlsx)
+	$(BIN)/python -m bot.ops.spreadsheet export $(or $(FILE),results/catalogue.xlsx)
 
 import: setup ## ops: validate the edited spreadsheet and write it back to the YAML (FILE=...)
-	$(BIN)/python -m bot.spreadsheet import $(or $(FILE),results/catalogue.xlsx)
+	$(BIN)/python -m bot.ops.spreadsheet import $(or $(FILE),results/catalogue.xlsx)
 
 ship: setup ## ops: load the model `make validate` passed into the running Rasa processes (RASA_URLS)
-	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.ship $(if $(MODEL),--model $(MODEL))
+	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.ops.ship $(if $(MODEL),--model $(MODEL))
 
 rollback: setup ## ops: put the previous model back into the running Rasa processes
-	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.ship --rollback
+	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.ops.ship --rollback
 
 learn: setup ## ops: unclear messages of a period, grouped, to label (FROM= TO=); APPLY=file adds the labels
-	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.learn $(if $(APPLY),--apply $(APPLY),$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)))
+	@set -a; if [ -f .env ]; then source .env; fi; set +a; $(BIN)/python -m bot.ops.learn $(if $(APPLY),--apply $(APPLY),$(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO)))
 
 eval: setup ## held-out evaluation per kind (docs/quality.md)
-	$(BIN)/python -m bot.evaluate
+	$(BIN)/python -m bot.ops.evaluate
 
 bench: setup train ## load test on its own stack (or ARGS="--rasa-url URL"); figures in docs/performance.md
 	$(BIN)/python -m bench $(ARGS)
 
 report: setup ## supervision report for a date range (FROM=2026-11-01 TO=2026-11-30)
 	@# the same settings as `make run` (DATABASE_URL, DESK_API_TOKEN, ports) from .env
-	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.reports $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.reports.report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 seed: setup ## play a realistic day through the running stack (`make run`), then write today's report
-	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.seed
+	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.ops.seed
 
 lock: ## regenerate requirements.lock (maintainers only; needs the registry)
 	$(PY) scripts/make_lock.py

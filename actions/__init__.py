@@ -13,7 +13,7 @@ import importlib
 import logging
 import os
 
-from bot.privacy import install_logging_filter
+from bot.core.privacy import install_logging_filter
 
 install_logging_filter()
 

@@ -12,10 +12,11 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot import catalogue, city, db, handoff, store, tickets, topics
-from bot.extract import extract_place, extract_time
-from bot.privacy import ID_RE, mask, normalize_mobile, valid_id_number, valid_mobile
-from bot.transcript import from_events
+from bot.core import catalogue, city, handoff, tickets, topics
+from bot.core.extract import extract_place, extract_time
+from bot.core.privacy import ID_RE, mask, normalize_mobile, valid_id_number, valid_mobile
+from bot.core.transcript import from_events
+from bot.infra import db, store
 
 log = logging.getLogger(__name__)
 

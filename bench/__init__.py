@@ -6,6 +6,6 @@ above saturation (open loop); beside it the floor (the model's own parse time fo
 messages, in a process of its own), Rasa's start-up time, training time, resident memory of each
 process and, on request, a py-spy profile of the Rasa process under load.
 
-By default it starts its own stack on free ports (tests/stack.py), so it never meets a
+By default it starts its own stack on free ports (bot/stack/processes.py), so it never meets a
 developer's `make run`; `--rasa-url` points it at a running one instead.
 """

@@ -2,7 +2,7 @@
 concurrency 1, 8, 32 and 64; WeChat at 4x saturation (arrival rate); the parse floor; Rasa's
 start-up; training time; resident memory of each process; optionally a py-spy profile.
 
-    python -m bench                         # its own stack on free ports (tests/stack.py)
+    python -m bench                         # its own stack on free ports (bot/stack/processes.py)
     python -m bench --processes 2           # two Rasa processes behind nginx (deploy/nginx)
     python -m bench --profile               # py-spy on the Rasa process at concurrency 8
     python -m bench --rasa-url http://127.0.0.1:5005 --wechat-token TOKEN   # a running stack
@@ -28,7 +28,7 @@ from bench import system
 from bench.clients import RestClient, WeChatClient, connector
 from bench.corpus import messages
 from bench.load import Citizens, Level, Outcome, closed_loop, open_loop, percentile
-from bot.rasa_tuning import DEFAULT_MAX_TURNS
+from bot.rasa.tuning import DEFAULT_MAX_TURNS
 
 ROOT = Path(__file__).resolve().parent.parent
 WECHAT_TOKEN = "bench-wechat-token"  # noqa: S105 - the bench's own throwaway stack
@@ -41,7 +41,7 @@ def log(text: str) -> None:
 
 
 def busy_text() -> str:
-    from bot import catalogue
+    from bot.core import catalogue
 
     return catalogue.load().text("utter_service_busy")
 
@@ -64,8 +64,8 @@ class OwnStack:
 
     def start(self) -> None:
         sys.path.insert(0, str(ROOT))
-        from tests.channels.wechat_standin import WeChatStandIn
-        from tests.stack import NginxServer, PostgresServer, start_stack
+        from bot.stack.processes import NginxServer, PostgresServer, start_stack
+        from bot.stack.standins.wechat import WeChatStandIn
 
         self.standin = WeChatStandIn(appid=WECHAT_APPID).start()
         env = {
@@ -91,7 +91,7 @@ class OwnStack:
             self.nginx = NginxServer(self.ports).start()
 
     def _start_rasa(self, name: str) -> str:
-        from tests.stack import post_json, wait_http
+        from bot.stack.processes import post_json, wait_http
 
         stack = self.stack
         port = stack.rasa_port if name == "rasa" else stack.rasa_ports.setdefault(name, _free_port())
@@ -130,7 +130,7 @@ class OwnStack:
 
 
 def _free_port() -> int:
-    from tests.stack import free_port
+    from bot.stack.processes import free_port
 
     return free_port()
 

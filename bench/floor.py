@@ -18,9 +18,9 @@ from bench.load import percentile
 async def measure(model: str, count: int) -> dict[str, float]:
     from rasa.core.agent import Agent
 
-    from bot import rasa_tuning
+    from bot.rasa import tuning as rasa_tuning
 
-    # the graph runs as in the Rasa server (bot/rasa_tuning.py item 8), so that the floor is the
+    # the graph runs as in the Rasa server (bot/rasa/tuning.py item 8), so that the floor is the
     # server's own parse time
     rasa_tuning.run_the_model_graph_without_dask()
     started = time.monotonic()

@@ -52,7 +52,7 @@ def rss_mb(pid: int | None) -> float | None:
 
 
 def training_time(model_dir: Path = ROOT / "models") -> dict[str, Any]:
-    """Seconds of the last `make train` (bot.training records them with the model)."""
+    """Seconds of the last `make train` (bot.ops.training records them with the model)."""
     state = model_dir / "fingerprint.json"
     if not state.exists():
         return {}
@@ -80,22 +80,22 @@ def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen | Non
 # owns the sample (ResponseSelector runs DIET's code: its stacks hold both files, and it is the
 # owner). Otherwise the innermost frame of one of GENERIC.
 OWNERS: list[tuple[str, tuple[str, ...]]] = [
-    ("audit trail, inbound records (SQL)", ("bot/guard.py", "bot/db.py", "sqlalchemy/", "sqlite3/")),
+    ("audit trail, inbound records (SQL)", ("bot/core/guard.py", "bot/infra/db.py", "sqlalchemy/", "sqlite3/")),
     ("NLU: ResponseSelector (FAQ answers)", ("classifiers/response_selector.py", "selectors/response_selector.py")),
     ("NLU: DIET intent classifier", ("classifiers/diet_classifier.py",)),
-    ("NLU: linear classifier (intents, FAQ topics)", ("bot/nlu/linear_classifier.py",)),
+    ("NLU: linear classifier (intents, FAQ topics)", ("bot/rasa/nlu/linear_classifier.py",)),
     ("NLU: featurizers", ("count_vectors_featurizer", "lexical_syntactic_featurizer", "regex_featurizer")),
     ("NLU: tokenizer (jieba)", ("jieba",)),
-    ("NLU: other components (crisis screen, fallback, entities)", ("rasa/nlu/", "bot/nlu/")),
+    ("NLU: other components (crisis screen, fallback, entities)", ("rasa/nlu/", "bot/rasa/nlu/")),
     ("policies: TED", ("ted_policy",)),
     ("policies: rules and memoization", ("rule_policy", "memoization")),
     ("policies: ensemble, featurization", ("rasa/core/policies", "core/featurizers")),
     ("tracker store (Redis, JSON)", ("tracker_store",)),
     ("lock store", ("lock_store",)),
     ("action server call (tracker and domain as JSON)", ("core/actions/action.py",)),
-    ("NLG (responses)", ("rasa/core/nlg", "bot/nlg.py")),
-    ("approved-reply guard, catalogue", ("bot/catalogue.py",)),
-    ("crisis screening", ("bot/crisis.py",)),
+    ("NLG (responses)", ("rasa/core/nlg", "bot/rasa/nlg.py")),
+    ("approved-reply guard, catalogue", ("bot/core/catalogue.py",)),
+    ("crisis screening", ("bot/core/crisis.py",)),
 ]
 GENERIC: list[tuple[str, tuple[str, ...]]] = [
     (
@@ -103,7 +103,10 @@ GENERIC: list[tuple[str, tuple[str, ...]]] = [
         ("shared/core/trackers.py", "shared/core/events.py", "shared/core/slots.py", "shared/core/domain.py"),
     ),
     ("graph runner", ("rasa/engine",)),
-    ("channel pipeline", ("channels/", "bot/handoff.py", "bot/store.py", "bot/privacy.py", "bot/settings.py")),
+    (
+        "channel pipeline",
+        ("channels/", "bot/core/handoff.py", "bot/infra/store.py", "bot/core/privacy.py", "bot/infra/settings.py"),
+    ),
     ("Redis client", ("redis/",)),
     ("HTTP server (Sanic), aiohttp", ("sanic", "aiohttp", "httptools")),
     ("JSON", ("json/", "ujson")),

@@ -2,9 +2,9 @@
 
 The Rasa server imports this package when it reads credentials.yml, after Rasa has set up its
 logging and structlog: that is where this process gets the personal-data masking on every log
-record (bot.privacy.install_logging_filter; idempotent).
+record (bot.core.privacy.install_logging_filter; idempotent).
 """
 
-from bot.privacy import install_logging_filter
+from bot.core.privacy import install_logging_filter
 
 install_logging_filter()

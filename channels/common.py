@@ -20,8 +20,9 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from bot import catalogue, crisis, db, guard, handoff, settings, store, tickets
-from bot.privacy import mask
+from bot.core import catalogue, crisis, guard, handoff, tickets
+from bot.core.privacy import mask
+from bot.infra import db, settings, store
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class GuardedOutputChannel(OutputChannel):
     def __init__(self, model_version: str | None = None) -> None:
         self.model_version = model_version
         self._held: list[Any] | None = None
-        # the conversation as Rasa saved it at the end of this output's turn (bot/rasa_tuning.py),
+        # the conversation as Rasa saved it at the end of this output's turn (bot/rasa/tuning.py),
         # so the inbound record needs no second read of the tracker store
         self.saved_tracker: Any = None
 

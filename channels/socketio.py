@@ -44,7 +44,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot import settings, store
+from bot.infra import settings, store
 from channels.common import GuardedOutputChannel, Incoming, handle_incoming
 
 log = logging.getLogger(__name__)

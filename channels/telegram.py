@@ -36,7 +36,7 @@ from sanic.response import HTTPResponse
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot import settings, store
+from bot.infra import settings, store
 from channels.common import GuardedOutputChannel, Incoming, handle_incoming
 
 log = logging.getLogger(__name__)
@@ -255,7 +255,7 @@ class TelegramInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> TelegramInput:
-        return cls()  # every value comes from the environment (bot/settings.py)
+        return cls()  # every value comes from the environment (bot/infra/settings.py)
 
     def __init__(self) -> None:
         self.cfg = settings.load()

@@ -66,8 +66,9 @@ from wechatpy.exceptions import InvalidAppIdException, WeChatClientException
 from wechatpy.messages import MESSAGE_TYPES, BaseMessage, UnknownMessage
 from wechatpy.session.redisstorage import RedisStorage
 
-from bot import catalogue, crisis, handoff, settings, store, tickets
-from bot.rasa_tuning import CHECK_SAVED, max_turns
+from bot.core import catalogue, crisis, handoff, tickets
+from bot.infra import settings, store
+from bot.rasa.tuning import CHECK_SAVED, max_turns
 from channels.common import GuardedOutputChannel, Incoming, clean_text, handle_incoming
 from channels.senders import DeliveryError
 
@@ -858,7 +859,7 @@ class _Ctx:
 
 
 class WeChatInput(InputChannel):
-    """The 公众号 callback. Settings come from bot.settings (environment), not credentials.yml."""
+    """The 公众号 callback. Settings come from bot.infra.settings (environment), not credentials.yml."""
 
     @classmethod
     def name(cls) -> str:

@@ -1,10 +1,10 @@
-"""Alembic environment: the schema is bot.db's models; the URL comes from bot.settings."""
+"""Alembic environment: the schema is bot.infra.db's models; the URL comes from bot.infra.settings."""
 
 from __future__ import annotations
 
 from alembic import context
 
-from bot import db, settings
+from bot.infra import db, settings
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or settings.load().sqlalchemy_url

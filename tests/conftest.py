@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from tests.stack import RedisServer, Stack, start_stack
+from bot.stack.processes import RedisServer, Stack, start_stack
 
 # Property tests assert behaviour, not speed: a loaded 2-core CI machine must not fail them on
 # Hypothesis' default 200 ms deadline (speed is measured by `make bench`).
@@ -43,7 +43,7 @@ def redis_url(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Ite
 @pytest.fixture()
 def db_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh SQLite database at the latest schema (Alembic), set as DATABASE_URL."""
-    from bot import db
+    from bot.infra import db
 
     workdir = Path(tempfile.mkdtemp(prefix="db-"))
     url = f"sqlite:///{workdir / 'test.db'}"

@@ -25,8 +25,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.channels.wechat_standin import WeChatStandIn
-from tests.stack import NginxServer, Stack, nginx_binary, request_json, start_cluster, wait_http
+from bot.stack.processes import NginxServer, Stack, nginx_binary, request_json, start_cluster, wait_http
+from bot.stack.standins.wechat import WeChatStandIn
 
 pytestmark = pytest.mark.stack
 
@@ -36,7 +36,7 @@ FAQ = ["社保卡怎么办理", "公积金租房能提取吗", "医保卡丢了�
 
 
 def busy() -> str:
-    from bot import catalogue
+    from bot.core import catalogue
 
     return catalogue.load().text("utter_service_busy")
 
@@ -101,10 +101,10 @@ def twice_only_after_busy(tracker: list[str], citizen: Any) -> int | None:
 
 
 def patient_citizen(http: aiohttp.ClientSession, url: str, sender: str, message_ids: bool = False) -> Any:
-    """bot.seed's REST citizen who, told that the service is busy, sends the same message again
+    """bot.ops.seed's REST citizen who, told that the service is busy, sends the same message again
     a moment later (what the approved answer asks for). `busy` counts those answers. With
     `message_ids`, its client names each message (REST `message_id`) and sends it again by name."""
-    from bot.seed import RestCitizen
+    from bot.ops.seed import RestCitizen
 
     class Patient(RestCitizen):
         busy = 0
@@ -136,12 +136,12 @@ def patient_citizen(http: aiohttp.ClientSession, url: str, sender: str, message_
 
 
 async def report(c: Any, what: str, cluster: Cluster | None = None) -> str:
-    """bot.seed's report filing; on a surprise, the whole conversation in the failure.
+    """bot.ops.seed's report filing; on a surprise, the whole conversation in the failure.
 
     One surprise is expected: the confirmation was handled (the ticket filed) by a process that
     died before it answered; sent again after "busy", it meets a report already filed. The
     ticket is then the one the database has for this citizen."""
-    from bot.seed import SeedError, file_report
+    from bot.ops.seed import SeedError, file_report
 
     try:
         return await file_report(c, "我要投诉噪音", what=what)
@@ -295,7 +295,7 @@ async def test_a_wechat_message_whose_process_dies_mid_turn_is_still_answered(cl
 # ------------------------------------------------------------------------------------ Redis dies
 async def test_redis_killed_mid_conversation_keeps_the_conversation(cluster: Cluster) -> None:
     """Redis is the system of record for conversations: AOF (fsync every second) brings them back."""
-    from bot.seed import REPORT_ANSWERS
+    from bot.ops.seed import REPORT_ANSWERS
 
     stack = cluster.stack
     sender = f"fault-redis-{uuid.uuid4().hex[:6]}"

@@ -22,8 +22,9 @@ import pytest
 import socketio
 import yaml
 
-from bot import catalogue, crisis, settings
-from tests.stack import Stack, request_json, start_stack
+from bot.core import catalogue, crisis
+from bot.infra import settings
+from bot.stack.processes import Stack, request_json, start_stack
 
 pytestmark = pytest.mark.stack
 CRISIS_TEXT = "活着没意思，我真的不想活了"

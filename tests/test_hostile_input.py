@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from bot import catalogue, guard
-from tests.stack import Stack, request_json
+from bot.core import catalogue, guard
+from bot.stack.processes import Stack, request_json
 
 pytestmark = pytest.mark.stack
 

@@ -33,8 +33,8 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from bot import catalogue, privacy
-from tests.stack import ROOT, Stack, post_json, request_json
+from bot.core import catalogue, privacy
+from bot.stack.processes import ROOT, Stack, post_json, request_json
 
 pytestmark = pytest.mark.stack
 
@@ -132,7 +132,7 @@ def drive_socketio(url: str, run: Run) -> None:
 
 
 def drive_telegram(url: str, run: Run, standin: Any) -> None:
-    from tests.channels.telegram_standin import text_update
+    from bot.stack.standins.telegram import text_update
 
     chat_id = int(run.sender)
     for i, message in enumerate(conversation()):
@@ -166,20 +166,20 @@ def drive_wechat(url: str, run: Run, standin: Any) -> None:
 # ------------------------------------------------------------------------------ the runs
 @pytest.fixture(scope="module")
 def runs(stack: Stack) -> Iterator[dict[str, Run]]:
-    from tests.channels.rasa_process import start_rasa
+    from bot.stack.rasa_process import start_rasa
 
     channels = registered_channels()
     env: dict[str, str] = {"WECHAT_TOKEN": WECHAT_TOKEN, "WECHAT_REPLY_BUDGET_S": "4.5", "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
                            "RATE_LIMIT_PER_MINUTE": "100"}  # fmt: skip
     standins: dict[str, Any] = {}
     if "telegram" in channels:
-        from tests.channels.telegram_standin import TelegramStandIn
+        from bot.stack.standins.telegram import TelegramStandIn
 
         standins["telegram"] = TelegramStandIn().start()
         env.update(TELEGRAM_TOKEN=standins["telegram"].token, TELEGRAM_API_BASE=standins["telegram"].api_base,
                    TELEGRAM_WEBHOOK_URL="https://hotline.example.gov.cn/webhooks/telegram/webhook")  # fmt: skip
     if "wechat" in channels:
-        from tests.channels.wechat_standin import WeChatStandIn
+        from bot.stack.standins.wechat import WeChatStandIn
 
         standins["wechat"] = WeChatStandIn().start()
         env.update(WECHAT_API_BASE=standins["wechat"].base_url, WECHAT_APPID=standins["wechat"].appid,

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import catalogue, guard
-from tests.stack import Stack, wait_http
+from bot.core import catalogue, guard
+from bot.stack.processes import Stack, wait_http
 from tests.support.unapproved_actions import UNAPPROVED
 
 pytestmark = pytest.mark.stack

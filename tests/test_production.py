@@ -8,7 +8,7 @@ politely with nothing lost, a long message kept whole for the ticket, a wrong ID
 politely, and the retention purge removing what has expired.
 
 PostgreSQL: Debian's server binaries (`make postgres` installs them); each run makes a throwaway
-cluster on a free port (tests/stack.py PostgresServer).
+cluster on a free port (bot/stack/processes.py PostgresServer).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import catalogue, settings
-from bot.privacy import id_check_digit
-from tests.stack import (
+from bot.core import catalogue
+from bot.core.privacy import id_check_digit
+from bot.infra import settings
+from bot.stack.processes import (
     PY,
     ROOT,
     PostgresServer,
@@ -102,7 +103,7 @@ STATIC_REFUSALS: list[tuple[str, dict[str, str], str]] = [
 
 def launch(process: str, env: dict[str, str], timeout: float = 90) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PY, "-m", "bot.launch", process], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [PY, "-m", "bot.ops.launch", process], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -259,7 +260,7 @@ def test_request_bodies_are_capped_on_every_server(prod: Stack) -> None:
 
 
 def inbound_count(prod: Stack, sender: str) -> int:
-    from bot import db
+    from bot.infra import db
 
     with db.session(prod.env["DATABASE_URL"]) as s:
         return s.query(db.InboundRecord).filter(db.InboundRecord.sender_id == sender).count()
@@ -365,7 +366,8 @@ def test_a_wrong_id_number_in_a_conversation(prod: Stack) -> None:
 def test_the_purge_removes_what_has_expired_and_keeps_the_rest(prod: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     import redis
 
-    from bot import db, tickets
+    from bot.core import tickets
+    from bot.infra import db
 
     monkeypatch.setenv("DATABASE_URL", prod.env["DATABASE_URL"])
     monkeypatch.setenv("REDIS_URL", prod.env["REDIS_URL"])
@@ -390,7 +392,7 @@ def test_the_purge_removes_what_has_expired_and_keeps_the_rest(prod: Stack, monk
     r.set("hotline:tracker:purge-1", "{}")  # written without an expiry
 
     done = subprocess.run(
-        [PY, "-m", "bot.retention"], cwd=ROOT, env=prod.env, capture_output=True, text=True, timeout=120
+        [PY, "-m", "bot.ops.retention"], cwd=ROOT, env=prod.env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import catalogue
-from tests.stack import Stack, start_stack
+from bot.core import catalogue
+from bot.stack.processes import Stack, start_stack
 
 pytestmark = pytest.mark.stack
 

@@ -22,8 +22,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.channels.wechat_standin import WeChatStandIn
-from tests.stack import NGINX_CONF, NginxServer, Stack, nginx_binary, render_nginx, request_json, start_cluster
+from bot.stack.processes import NGINX_CONF, NginxServer, Stack, nginx_binary, render_nginx, request_json, start_cluster
+from bot.stack.standins.wechat import WeChatStandIn
 
 TOKEN = "scale-wechat-token"
 APPID = "wx5ca1e0000000000a"
@@ -119,10 +119,10 @@ def cluster() -> Iterator[Cluster]:
 
 
 class AlternatingCitizen:
-    """A REST citizen whose every message goes to the next process in turn (bot.seed's driver)."""
+    """A REST citizen whose every message goes to the next process in turn (bot.ops.seed's driver)."""
 
     def __new__(cls, http: aiohttp.ClientSession, urls: list[str], sender_id: str) -> Any:
-        from bot.seed import RestCitizen
+        from bot.ops.seed import RestCitizen
 
         class _Citizen(RestCitizen):
             hops = 0
@@ -137,7 +137,7 @@ class AlternatingCitizen:
 
 @pytest.mark.stack
 async def test_a_report_filed_across_two_processes_keeps_its_conversation_and_order(cluster: Cluster) -> None:
-    from bot.seed import file_report
+    from bot.ops.seed import file_report
 
     sender = f"scale-{uuid.uuid4().hex[:8]}"
     what = "楼下烧烤店每天半夜还在营业特别吵"
@@ -158,7 +158,7 @@ async def test_a_report_filed_across_two_processes_keeps_its_conversation_and_or
 async def test_messages_sent_at_once_to_both_processes_are_all_handled_in_arrival_order(cluster: Cluster) -> None:
     """A citizen who types fast: the second message reaches B while A still handles the first.
     The conversation lock in Redis makes B wait; both are answered, in order, none is lost."""
-    from bot import catalogue
+    from bot.core import catalogue
 
     cat = catalogue.load()
     async with aiohttp.ClientSession() as http:
@@ -182,7 +182,7 @@ async def test_messages_sent_at_once_to_both_processes_are_all_handled_in_arriva
 async def test_messages_arriving_at_the_same_instant_on_both_processes_are_both_kept(cluster: Cluster) -> None:
     """The moment Rasa's stock RedisLockStore gets wrong (read-modify-write from two processes:
     both take the first ticket, run at once, and one turn's save drops the other's message)."""
-    from bot import catalogue
+    from bot.core import catalogue
 
     busy = catalogue.load().text("utter_service_busy")
     async with aiohttp.ClientSession() as http:
@@ -247,7 +247,7 @@ async def test_a_wechat_retry_landing_on_the_other_process_is_answered_once(clus
 # ------------------------------------------------------------------------------------ nginx
 @pytest.mark.stack
 async def test_nginx_spreads_citizens_over_both_processes(cluster: Cluster) -> None:
-    from bot import catalogue
+    from bot.core import catalogue
 
     cat = catalogue.load()
     sender = f"scale-lb-{uuid.uuid4().hex[:6]}"

@@ -1,4 +1,4 @@
-"""Desk process entry point: `python -m bot.desk` (started by `python -m bot.launch desk`)."""
+"""Desk process entry point: `python -m bot.desk` (started by `python -m bot.ops.launch desk`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import sys
 
 from aiohttp import web
 
-from bot import settings
+from bot.core.privacy import install_logging_filter
 from bot.desk import users
 from bot.desk.app import create_app
-from bot.privacy import install_logging_filter
+from bot.infra import settings
 
 log = logging.getLogger("bot.desk")
 

@@ -20,10 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import guard, handoff, store, tickets, topics
+from bot.core import guard, handoff, tickets, topics
+from bot.core.privacy import mask
 from bot.desk import canned, delivery
 from bot.desk.auth import Identity, identity
-from bot.privacy import mask
+from bot.infra import store
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -150,7 +151,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 
 async def _forwarding(ticket_id: str) -> dict[str, Any] | None:
-    from bot import forwarding
+    from bot.infra import forwarding
 
     return await asyncio.to_thread(forwarding.status, ticket_id)
 
@@ -222,7 +223,7 @@ async def _join(ticket: dict[str, Any], ident: Identity) -> dict[str, Any]:
     except delivery.Undeliverable as exc:
         await _undeliverable(ticket, ident, exc, "接入提示")
         return {"ok": False, "reason": exc.reason, "message": exc.message, "callback": exc.callback}
-    from bot import catalogue
+    from bot.core import catalogue
 
     await asyncio.to_thread(tickets.append, ticket["id"], "bot", catalogue.load().text("utter_agent_joined"))
     return {"ok": True}

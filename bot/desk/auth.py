@@ -23,8 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import settings, store
 from bot.desk import users
+from bot.infra import settings, store
 
 log = logging.getLogger(__name__)
 COOKIE = "desk_session"

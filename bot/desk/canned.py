@@ -1,4 +1,4 @@
-"""Canned replies for agents, drawn from the approved catalogue (bot.catalogue).
+"""Canned replies for agents, drawn from the approved catalogue (bot.core.catalogue).
 
 Every FAQ answer (its topic title as the label), the general responses an agent may need in a
 conversation, and any response whose metadata says `canned: true`. Placeholders are filled with
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import catalogue, topics
+from bot.core import catalogue, topics
 
 # general responses that read naturally from a person, with the label agents see
 GENERAL = {
@@ -28,7 +28,7 @@ def replies(ticket: dict[str, Any] | None = None, query: str = "", limit: int = 
     tcat = topics.load()
     slots: dict[str, Any] = {}
     if ticket:
-        from bot import tickets as _tickets
+        from bot.core import tickets as _tickets
 
         slots = {"ticket_id": ticket["id"], "sla_text": _tickets.sla_for(ticket["kind"], ticket["priority"]).text}
     items: list[tuple[int, dict[str, str]]] = []

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot import settings
+from bot.infra import settings
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot import handoff, settings, store
+from bot.core import handoff
+from bot.core.privacy import mask
 from bot.desk.auth import identity
-from bot.privacy import mask
+from bot.infra import settings, store
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

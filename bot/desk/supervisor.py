@@ -1,4 +1,4 @@
-"""The supervisor page of the desk: the supervision report (bot/reports.py) for a date range.
+"""The supervisor page of the desk: the supervision report (bot/reports/report.py) for a date range.
 
     GET /supervisor?from=YYYY-MM-DD&to=YYYY-MM-DD   the report (HTML, charts inline)
     GET /supervisor/report.csv?from=...&to=...      the same figures as CSV (UTF-8 with BOM)
@@ -18,8 +18,8 @@ from datetime import date, timedelta
 
 from aiohttp import web
 
-from bot import reports
 from bot.desk.auth import identity
+from bot.reports import report as reports
 
 MAX_DAYS = 366
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from bot import settings
+from bot.infra import settings
 
 # documented development accounts (docs/desk.md): agent01 / agent01-dev (agent) and
 # super01 / super01-dev (supervisor). Production refuses to start while "<name>-dev" still works.

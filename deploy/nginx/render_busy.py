@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 
 def busy_conf() -> str:
     """nginx directives answering 200 with `[{"text": <utter_service_busy>}]`."""
-    from bot import catalogue
+    from bot.core import catalogue
 
     text = catalogue.load().text("utter_service_busy")
     body = json.dumps([{"text": text}], ensure_ascii=False).replace("\\", "\\\\").replace("'", "\\'")

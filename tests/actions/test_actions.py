@@ -12,7 +12,8 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions as a
-from bot import catalogue, db, handoff, tickets
+from bot.core import catalogue, handoff, tickets
+from bot.infra import db
 
 DOMAIN: dict[str, Any] = {}
 
@@ -329,7 +330,7 @@ async def test_helpful_is_asked_once_per_session() -> None:
     ("typed", "value", "said"), [("有帮助", "yes", "utter_feedback_thanks"), ("没解决", "no", "utter_feedback_sorry")]
 )
 async def test_typed_feedback_is_understood(db_url: str, typed: str, value: str, said: str) -> None:
-    from bot import db
+    from bot.infra import db
 
     dispatcher, _ = await run(a.ActionFeedback(), make_tracker(typed, "feedback", sender="fb"))
     assert responses(dispatcher) == [said]
@@ -344,7 +345,7 @@ def _city(tmp_path: Any, monkeypatch: pytest.MonkeyPatch, *, open_: bool) -> Non
     """A copy of the city profile whose service hours are always (or never) staffed."""
     import yaml
 
-    from bot import settings
+    from bot.infra import settings
 
     profile = yaml.safe_load((settings.DATA / "city.yml").read_text(encoding="utf-8"))
     profile["service_hours"] = {

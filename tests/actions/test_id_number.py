@@ -10,8 +10,8 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import actions as a
-from bot import catalogue, tickets
-from bot.privacy import id_check_digit
+from bot.core import catalogue, tickets
+from bot.core.privacy import id_check_digit
 from tests.actions.test_actions import DOMAIN, make_tracker, responses, run
 
 FORM_SLOTS = ["report_what", "report_where", "report_when", "report_id_number", "report_callback", "report_phone"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from bot import catalogue, settings
+from bot.core import catalogue
+from bot.infra import settings
 
 PREFERRED = "faq/shebao_card_apply"  # a topic every city has; any other FAQ topic serves as well
 

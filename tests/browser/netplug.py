@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 
-from tests.stack import free_port
+from bot.stack.processes import free_port
 
 
 class NetPlug:

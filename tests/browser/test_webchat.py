@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from bot import catalogue
+from bot.core import catalogue
+from bot.stack.processes import ROOT, Stack, free_port
 from channels import socketio as webchat
 from channels.senders import get_sender
 from tests.browser.content import faq_example
 from tests.browser.netplug import NetPlug
-from tests.stack import ROOT, Stack, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack]
 

@@ -12,7 +12,8 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy.exc import OperationalError
 
-from bot import db, guard
+from bot.core import guard
+from bot.infra import db
 from channels.common import GuardedOutputChannel, Incoming, handle_incoming
 
 
@@ -34,7 +35,7 @@ def _on_record() -> tuple[int, int]:
 
 
 def _saved(sender: str, intent: str) -> Any:
-    """The conversation as Rasa saved it at the end of the turn (what bot/rasa_tuning.py hands over)."""
+    """The conversation as Rasa saved it at the end of the turn (what bot/rasa/tuning.py hands over)."""
     latest = SimpleNamespace(intent={"name": intent, "confidence": 0.93}, parse_data={})
     return SimpleNamespace(sender_id=sender, latest_message=latest, events=[])
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack import Stack, request_json
+from bot.stack.processes import Stack, request_json
 from tests.test_handoff_e2e import approved, faq_example
 
 pytestmark = pytest.mark.stack

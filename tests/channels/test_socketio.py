@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import socketio
 
-from bot import catalogue
+from bot.core import catalogue
+from bot.stack.processes import Stack, request_json
+from bot.stack.rasa_process import RasaProcess, start_rasa
 from channels import socketio as webchat
 from channels.senders import DeliveryError, get_sender
-from tests.channels.rasa_process import RasaProcess, start_rasa
-from tests.stack import Stack, request_json
 
 
 def approved(name: str, **slots: Any) -> str:
@@ -82,7 +82,7 @@ async def test_person_joined_and_left_are_lines_not_bubbles(redis_url: str, db_u
 
 
 async def test_sender_reports_redis_down_instead_of_pretending(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.stack import free_port
+    from bot.stack.processes import free_port
 
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     with pytest.raises(DeliveryError) as err:

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot import catalogue
+from bot.core import catalogue
+from bot.stack.processes import Stack, request_json
+from bot.stack.rasa_process import RasaProcess, start_rasa
+from bot.stack.standins.telegram import TelegramStandIn, callback_update, text_update
 from channels import telegram as tg
 from channels.senders import DeliveryError, get_sender
-from tests.channels.rasa_process import RasaProcess, start_rasa
-from tests.channels.telegram_standin import TelegramStandIn, callback_update, text_update
-from tests.stack import Stack, request_json
 
 SECRET = "s3cret-for-tests_1"
 WEBHOOK_URL = "https://hotline.example.gov.cn/webhooks/telegram/webhook"

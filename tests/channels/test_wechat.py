@@ -4,7 +4,7 @@ Requests are built here independently of the channel's code: XML from string tem
 signatures with hashlib, AES with the `cryptography` library directly. Golden vectors come from
 wechatpy's own tests, each with a failing twin. The channel runs in a real Sanic server on a
 loopback port with a stand-in bot (unit tests) or inside the real Rasa server (stack tests);
-WeChat's API is the local stand-in (tests/channels/wechat_standin.py).
+WeChat's API is the local stand-in (bot/stack/standins/wechat.py).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.channels.wechat_standin import WeChatStandIn
-from tests.stack import PY, ROOT, free_port, request_json, wait_http
+from bot.stack.processes import PY, ROOT, free_port, request_json, wait_http
+from bot.stack.standins.wechat import WeChatStandIn
 
 TOKEN = "test-wechat-token"
 APPID = "wx0123456789abcdef"
@@ -209,7 +209,7 @@ class FakeBot:
     received: list[Any] = field(default_factory=list)
 
     async def __call__(self, message: Any) -> None:
-        from bot import catalogue
+        from bot.core import catalogue
 
         self.received.append(message)
         name, delay = self.per_text.get(message.text, (self.response, self.delay))
@@ -225,7 +225,7 @@ class FakeBot:
 
 
 def approved(name: str, **slots: Any) -> str:
-    from bot import catalogue
+    from bot.core import catalogue
 
     return catalogue.load().text(name, **slots)
 
@@ -293,7 +293,7 @@ async def start_channel(wechat_env: pytest.MonkeyPatch) -> AsyncIterator[Start]:
 
 
 def audit_rows(sender_id: str) -> list[tuple[str | None, str]]:
-    from bot import db
+    from bot.infra import db
 
     with db.session() as s:
         rows = s.query(db.AuditRecord).filter(db.AuditRecord.sender_id == sender_id).order_by(db.AuditRecord.id).all()
@@ -864,7 +864,7 @@ async def test_voice_is_read_through_wechats_recognition(start_channel: Start) -
 
 
 async def test_media_gets_the_approved_reply_and_joins_a_handed_off_ticket(start_channel: Start) -> None:
-    from bot import handoff, tickets
+    from bot.core import handoff, tickets
 
     bot = FakeBot()
     wechat = await start_channel(bot)
@@ -913,7 +913,7 @@ async def test_media_during_a_report_waits_for_the_reports_ticket(start_channel:
     kept = [json.loads(x) for x in r.lrange(pending_attachments_key(openid), 0, -1)]
     assert [(a["type"], a["media_id"], a["platform"]) for a in kept] == [("image", "media-789", "wechat")]
     # the report is filed (the form ends with a ticket): the next turn puts the image on it
-    from bot import tickets
+    from bot.core import tickets
 
     ticket, _ = tickets.create(idempotency_key=f"r-{openid}", channel="wechat", sender_id=openid,
                                topic="report_noise", summary="噪音扰民")  # fmt: skip
@@ -1017,7 +1017,7 @@ def wechat_stack(stack: Any) -> Iterator[WeChatStack]:
             log = stack.workdir / f"{name}.log"
             procs.append(
                 subprocess.Popen(
-                    [PY, "-m", "bot.launch", "rasa"],
+                    [PY, "-m", "bot.ops.launch", "rasa"],
                     cwd=ROOT,
                     stdout=log.open("ab"),
                     stderr=subprocess.STDOUT,
@@ -1052,7 +1052,7 @@ def wechat_stack(stack: Any) -> Iterator[WeChatStack]:
 @pytest.mark.stack
 @pytest.mark.timeout(1800)  # the first one starts two Rasa replicas (slow on a busy machine)
 async def test_stack_answers_a_citizen_passively_with_an_approved_reply(wechat_stack: WeChatStack) -> None:
-    from bot import catalogue
+    from bot.core import catalogue
 
     openid = new_openid()
     reply = await wechat_stack.fast.post(text_xml(openid, "你好"))
@@ -1083,7 +1083,7 @@ async def test_stack_three_concurrent_deliveries_across_replicas_reach_rasa_once
 @pytest.mark.stack
 @pytest.mark.timeout(1800)  # the first one starts two Rasa replicas (slow on a busy machine)
 async def test_stack_turn_past_the_budget_arrives_through_customer_service_once(wechat_stack: WeChatStack) -> None:
-    from bot import catalogue
+    from bot.core import catalogue
 
     openid = new_openid()
     xml = text_xml(openid, "你好")

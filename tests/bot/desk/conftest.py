@@ -38,7 +38,7 @@ def users_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 async def desk(redis_url: str, db_url: str, users_file: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """Base URL of a running desk. Rasa is not running here: RASA_URL points at a closed port."""
     from bot.desk.app import create_app
-    from tests.stack import free_port
+    from bot.stack.processes import free_port
 
     monkeypatch.setenv("DESK_API_TOKEN", TOKEN)
     monkeypatch.setenv("RASA_URL", f"http://127.0.0.1:{free_port()}")

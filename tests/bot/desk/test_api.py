@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bot import catalogue, db, handoff, tickets
+from bot.core import catalogue, handoff, tickets
+from bot.infra import db
 from channels.rest import take_outbox
 from tests.bot.desk.conftest import TOKEN, Client
 
@@ -337,8 +338,8 @@ async def test_events_need_authentication(desk: str) -> None:
 
 @pytest.fixture()
 def wechat(api: Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from bot.stack.standins.wechat import WeChatStandIn
     from channels import wechat as channel
-    from tests.channels.wechat_standin import WeChatStandIn
 
     standin = WeChatStandIn(appid="wx0123456789abcdef").start()
     for name, value in {

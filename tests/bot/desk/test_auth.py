@@ -7,7 +7,7 @@ import io
 import aiohttp
 import pytest
 
-from bot import tickets
+from bot.core import tickets
 from bot.desk import users
 from tests.bot.desk.conftest import Client
 

@@ -6,7 +6,8 @@ import csv
 import io
 from datetime import datetime, timedelta
 
-from bot import city, db, tickets
+from bot.core import city, tickets
+from bot.infra import db
 from tests.bot.desk.conftest import Client
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import settings
 from bot.desk import users
+from bot.infra import settings
 
 
 def test_passwords_are_salted_scrypt_hashes() -> None:

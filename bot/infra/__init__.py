@@ -1,0 +1,1 @@
+"""Infrastructure: settings, the SQL database, Redis, production checks, forwarding. No framework here."""

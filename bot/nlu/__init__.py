@@ -1,5 +1,0 @@
-"""Custom Rasa NLU components (registered by importing this package)."""
-
-from bot.nlu.crisis_screen import CrisisScreen
-
-__all__ = ["CrisisScreen"]

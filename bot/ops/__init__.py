@@ -1,0 +1,1 @@
+"""Ops tools: validate, evaluate, spreadsheet, learn, ship, training, content check, seed, retention, launch."""

@@ -1,0 +1,1 @@
+"""Supervision: the figures, the HTML and CSV report."""
