@@ -1,5 +1,5 @@
 """Changes to the Rasa 3.6 server, found by profiling it under load and by the fault tests
-(docs/performance.md, tests/test_faults.py). bot/rasa/run.py applies them in the Rasa process
+(docs/performance.md, tests/system/test_faults.py). bot/rasa/run.py applies them in the Rasa process
 before the server starts.
 
 1. Action results are validated against a schema compiled once. Rasa calls
@@ -37,7 +37,7 @@ before the server starts.
    in the middle of their turn sends the same text onto the same saved conversation (the dead
    turn saved nothing), so it gets the same id, and everything keyed by it is done once: the
    ticket that the dead turn's action already filed is found again, not filed a second time
-   (actions file tickets under an idempotency key made of the message id; tests/test_faults.py).
+   (actions file tickets under an idempotency key made of the message id; tests/system/test_faults.py).
    The same text sent again after it was answered comes after that answer: a new id. Ids given
    by a channel (WeChat's MsgId) are kept.
 

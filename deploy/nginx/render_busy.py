@@ -5,7 +5,7 @@ REST channel's shape. Run after changing that response or the city profile:
 
     PYTHONPATH=. .venv/bin/python deploy/nginx/render_busy.py
 
-tests/test_scale.py fails while the committed file differs from the catalogue.
+tests/system/test_scale.py fails while the committed file differs from the catalogue.
 """
 
 from __future__ import annotations

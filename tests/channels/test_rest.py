@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.stack.processes import Stack, request_json
-from tests.test_handoff_e2e import approved, faq_example
+from tests.system.test_handoff_e2e import approved, faq_example
 
 pytestmark = pytest.mark.stack
 

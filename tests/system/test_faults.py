@@ -4,7 +4,7 @@ load, Redis is killed mid-conversation: citizens get polite approved answers, no
 processed twice, no ticket is filed twice, and everything recovers without a manual step (the
 only thing the tests do is what a supervisor does: start a process that died again).
 
-tests/test_redis_outage.py covers Redis being away while a citizen writes.
+tests/system/test_redis_outage.py covers Redis being away while a citizen writes.
 """
 
 from __future__ import annotations
