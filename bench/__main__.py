@@ -28,7 +28,7 @@ from bench import system
 from bench.clients import RestClient, WeChatClient, connector
 from bench.corpus import messages
 from bench.load import Citizens, Level, Outcome, closed_loop, open_loop, percentile
-from bot.rasa.tuning import DEFAULT_MAX_TURNS
+from bot.rasa.patches.turn_limit import DEFAULT_MAX_TURNS
 
 ROOT = Path(__file__).resolve().parent.parent
 WECHAT_TOKEN = "bench-wechat-token"  # noqa: S105 - the bench's own throwaway stack

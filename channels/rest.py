@@ -18,7 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.infra import settings, store
-from bot.rasa.tuning import CHECK_SAVED
+from bot.rasa.patches.replay import CHECK_SAVED
 from channels.common import GuardedOutputChannel, Incoming, handle_incoming, model_version
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class RestInput(InputChannel):
                 return response.json({"error": "sender and message are required"}, status=400)
             metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
             # a client may name its message: sent again with the same id (no answer came), it is
-            # answered from the saved conversation instead of being handled twice (bot/rasa/tuning.py)
+            # answered from the saved conversation instead of being handled twice (bot/rasa/patches/replay.py)
             client_id = body.get("message_id")
             message_id = None
             if client_id is not None:

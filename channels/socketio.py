@@ -15,7 +15,9 @@ Every message of a session is kept in a short Redis list (`webchat:history:<sess
 so that a reload or a reconnect shows the conversation again, agents' replies included.
 
 Rasa 3.6.21's own SocketIOInput does not await `enter_room` (a coroutine since python-socketio
-5.10), so replies never reach the room (RasaHQ/rasa#13027); this module awaits it.
+5.10), so replies never reach the room (RasaHQ/rasa#13027); this module's own handler awaits it.
+The websockets themselves work on Python 3.11 thanks to bot/rasa/patches/sanic_websockets.py
+(applied by bot/rasa/run.py before the server starts).
 
 The page is served by the Rasa server itself: `GET /` (for browsers; other clients still get
 Rasa's "Hello from Rasa"), `GET /widget.js` and `/webhooks/socketio/static/<file>`.
@@ -30,7 +32,6 @@ import json
 import logging
 import re
 import secrets
-import types
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
@@ -204,34 +205,6 @@ def sender() -> SocketIOOutput:
     return SocketIOOutput(sio=None)
 
 
-# ------------------------------------------------------------------------------------ Sanic on 3.11
-def patch_sanic_websockets() -> None:
-    """Let Sanic 21.12's websockets run on Python 3.11.
-
-    Sanic 21.12 (pinned by Rasa 3.6) passes a bare coroutine to `asyncio.wait` in its websocket
-    `recv`; Python 3.11 forbids that (TypeError), so every websocket closed right after opening
-    and socket.io silently fell back to long-polling, which needs sticky sessions behind a load
-    balancer. Only that module's `asyncio.wait` is wrapped: coroutines become tasks, the rest is
-    unchanged.
-    """
-    from sanic.server.websockets import impl
-
-    if getattr(impl, "_hotline_py311", False):
-        return
-    real = impl.asyncio
-
-    class _Asyncio(types.ModuleType):
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real, name)
-
-        @staticmethod
-        async def wait(fs: Any, *args: Any, **kwargs: Any) -> Any:
-            return await real.wait([real.ensure_future(f) if real.iscoroutine(f) else f for f in fs], *args, **kwargs)
-
-    impl.asyncio = _Asyncio("asyncio")
-    impl._hotline_py311 = True
-
-
 # ------------------------------------------------------------------------------------ static files
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".txt": "text/plain; charset=utf-8", ".svg": "image/svg+xml"}  # fmt: skip
@@ -332,7 +305,6 @@ class SocketIOInput(RasaSocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         cfg = settings.load()
-        patch_sanic_websockets()
         sio = socketio.AsyncServer(
             async_mode="sanic",
             # [] = engine.io leaves CORS to Sanic-CORS (Rasa's --cors), as Rasa does; sessions

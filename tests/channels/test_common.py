@@ -35,7 +35,7 @@ def _on_record() -> tuple[int, int]:
 
 
 def _saved(sender: str, intent: str) -> Any:
-    """The conversation as Rasa saved it at the end of the turn (what bot/rasa/tuning.py hands over)."""
+    """The conversation as Rasa saved it at the end of the turn (what bot/rasa/patches/saved_tracker.py hands over)."""
     latest = SimpleNamespace(intent={"name": intent, "confidence": 0.93}, parse_data={})
     return SimpleNamespace(sender_id=sender, latest_message=latest, events=[])
 

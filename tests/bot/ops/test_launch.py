@@ -10,7 +10,6 @@ import json
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,44 +80,6 @@ def test_rasa_gets_its_redis_and_the_body_cap_from_the_settings() -> None:
 
 def test_the_action_server_is_ours_not_rasa_sdks() -> None:
     assert launch.action_server_command()[1:] == ["-m", "bot.rasa.action_server"]
-
-
-# ------------------------------------------------------------------ Rasa's outbound timeouts
-@pytest.fixture()
-def restore_rasa() -> Iterator[None]:
-    import rasa.core.actions.action as remote_action
-    import rasa.utils.endpoints as endpoints
-    from rasa.core.tracker_store import RedisTrackerStore
-
-    saved = (remote_action.DEFAULT_REQUEST_TIMEOUT, endpoints.DEFAULT_REQUEST_TIMEOUT, RedisTrackerStore.__init__)
-    yield
-    remote_action.DEFAULT_REQUEST_TIMEOUT, endpoints.DEFAULT_REQUEST_TIMEOUT, RedisTrackerStore.__init__ = saved
-
-
-def test_calls_to_the_action_server_time_out_after_the_setting(restore_rasa: None) -> None:
-    import rasa.core.actions.action as remote_action
-    import rasa.utils.endpoints as endpoints
-
-    assert remote_action.DEFAULT_REQUEST_TIMEOUT == 300  # Rasa's own: five minutes
-    rasa_run.apply_timeouts(dataclasses.replace(PROD, action_timeout_s=7.5))
-    assert remote_action.DEFAULT_REQUEST_TIMEOUT == 7.5
-    assert endpoints.DEFAULT_REQUEST_TIMEOUT == 7.5
-
-
-def test_a_hung_redis_fails_the_tracker_store_in_seconds_not_never(restore_rasa: None) -> None:
-    import redis
-    from rasa.core.tracker_store import RedisTrackerStore
-
-    rasa_run.apply_timeouts(PROD)
-    rasa_run.apply_timeouts(PROD)  # idempotent: not wrapped twice
-    with socket.socket() as hung:  # accepts connections, never answers
-        hung.bind(("127.0.0.1", 0))
-        hung.listen(8)
-        store = RedisTrackerStore(domain=None, host="127.0.0.1", port=hung.getsockname()[1])  # type: ignore[arg-type]
-        started = time.monotonic()
-        with pytest.raises(redis.exceptions.TimeoutError):
-            store.red.get("hotline:tracker:x")
-        assert time.monotonic() - started < rasa_run.REDIS_TIMEOUT_S + 3
 
 
 # ------------------------------------------------------------------ the action server process
