@@ -3,6 +3,7 @@
 rasa-sdk's own `rasa run actions` listens on 0.0.0.0 (or SANIC_HOST) and answers every failure
 with the whole request body — the citizen's tracker — in the error response. Its one client is
 the Rasa server on the private network, so this entry point:
+  - refuses to start on any rasa-sdk but the pinned one (bot/rasa/versions.py);
   - listens on ACTION_BIND_HOST (default BIND_HOST, loopback in development) and nowhere else;
   - sends no CORS headers (no browser ever calls it);
   - caps request bodies at ACTION_MAX_BODY_BYTES: Rasa sends the whole tracker, which outgrows the
@@ -23,6 +24,7 @@ from sanic.response import HTTPResponse
 
 from bot.core.privacy import install_logging_filter
 from bot.infra import settings
+from bot.rasa import versions
 
 log = logging.getLogger("bot.rasa.action_server")
 
@@ -44,6 +46,7 @@ def build(cfg: settings.Settings | None = None, actions_package: str = "actions"
 
 
 def main() -> None:
+    versions.check_rasa_sdk()
     cfg = settings.load()
     logging.basicConfig(level=cfg.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
