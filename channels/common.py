@@ -62,7 +62,8 @@ class GuardedOutputChannel(OutputChannel):
     def __init__(self, model_version: str | None = None) -> None:
         self.model_version = model_version
         self._held: list[Any] | None = None
-        # the conversation as Rasa saved it at the end of this output's turn (bot/rasa/tuning.py),
+        # the conversation as Rasa saved it at the end of this output's turn
+        # (bot/rasa/patches/saved_tracker.py),
         # so the inbound record needs no second read of the tracker store
         self.saved_tracker: Any = None
 
@@ -91,6 +92,7 @@ class GuardedOutputChannel(OutputChannel):
             return  # images, custom payloads: nothing the catalogue approves is sent that way
         verdict = guard.check_bot_text(text, message.get("utter_action"))
         buttons = [] if verdict.blocked else guard.approved_buttons(message.get("buttons"))
+        version = self.model_version or serving_model_version()
         rows = [
             guard.audit_row(
                 channel=self.name(),
@@ -99,7 +101,7 @@ class GuardedOutputChannel(OutputChannel):
                 response=verdict.response if not verdict.blocked else None,
                 blocked=verdict.blocked,
                 reason=verdict.reason,
-                model_version=self.model_version,
+                model_version=version,
             )
         ]
         if verdict.blocked:
@@ -110,7 +112,7 @@ class GuardedOutputChannel(OutputChannel):
                     sender_id=recipient_id,
                     text=verdict.text,
                     response=verdict.response,
-                    model_version=self.model_version,
+                    model_version=version,
                 )
             )
         await self.write_records(*rows)
@@ -156,6 +158,21 @@ def model_version(app: Any) -> str | None:
     if agent is None or getattr(agent, "processor", None) is None:
         return None
     return str(agent.model_name or agent.model_id)[:120]
+
+
+def serving_model_version() -> str | None:
+    """The model the Rasa server in this process answers with, for an output made without one
+    (None in other processes: the desk's senders)."""
+    try:
+        from sanic import Sanic
+
+        for app in list(Sanic._app_registry.values()):
+            version = model_version(app)
+            if version is not None:
+                return version
+    except Exception:  # the audit row is still written, without the version
+        log.debug("model version unavailable", exc_info=True)
+    return None
 
 
 async def citizen_state(sender_id: str, count: bool = True) -> tuple[bool, bool, dict[str, str] | None]:

@@ -133,20 +133,6 @@ def check_agent_text(text: str) -> list[str]:
     return problems
 
 
-def _model_version() -> str | None:
-    """The model the Rasa server in this process answers with (None in other processes)."""
-    try:
-        from sanic import Sanic
-
-        for app in list(Sanic._app_registry.values()):
-            agent = getattr(app.ctx, "agent", None)
-            if agent is not None and agent.processor is not None:
-                return str(agent.model_name or agent.model_id)[:120]
-    except Exception:  # the audit row is still written, without the version
-        log.debug("model version unavailable", exc_info=True)
-    return None
-
-
 def audit_row(
     *,
     channel: str,
@@ -159,13 +145,16 @@ def audit_row(
     ticket_id: str | None = None,
     model_version: str | None = None,
 ) -> db.AuditRecord:
-    """The audit row of one outgoing (or blocked) message. Text is masked."""
+    """The audit row of one outgoing (or blocked) message. Text is masked.
+
+    `model_version`: the model that answered, as the caller knows it (channels/common.py asks the
+    Rasa server; an agent's words and the desk's own rows have none)."""
     return db.AuditRecord(
         channel=channel,
         sender_id=sender_id,
         response=response,
         text=mask(text or "")[:4000],
-        model_version=model_version or (None if agent else _model_version()),
+        model_version=model_version,
         agent=agent,
         ticket_id=ticket_id,
         blocked=blocked,

@@ -271,3 +271,40 @@ def test_agent_messages_are_recorded_with_the_agents_name(db_url: str) -> None:
     row = guard.audit(sender_id="c7")[0]
     assert (row["agent"], row["ticket_id"], row["blocked"]) == ("李强", "20261126-000007", False)
     assert "138****5678" in row["text"]
+
+
+def test_an_output_made_without_a_model_records_the_model_this_rasa_server_answers_with(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from sanic import Sanic
+
+    from channels.common import GuardedOutputChannel
+
+    class Out(GuardedOutputChannel):  # as the web chat, WeChat and Telegram outputs are made
+        channel_name = "fake"
+
+        async def deliver(self, recipient_id: str, text: str, buttons: list[dict[str, Any]]) -> None:
+            pass
+
+    agent = SimpleNamespace(processor=object(), model_name="20261201-093000-model.tar.gz", model_id="m-1")
+    monkeypatch.setattr(Sanic, "_app_registry", {"rasa": SimpleNamespace(ctx=SimpleNamespace(agent=agent))})
+    asyncio.run(Out().send_approved("c7", "utter_offer_human"))
+    asyncio.run(Out().send_agent_text("c7", "您好，我是坐席王芳", "王芳", "20261126-000002"))
+    monkeypatch.setattr(Sanic, "_app_registry", {})  # outside the Rasa server (the desk's senders)
+    asyncio.run(Out().send_approved("c6", "utter_offer_human"))
+    by_bot, by_agent = reversed(guard.audit(sender_id="c7"))
+    assert by_bot["model_version"] == "20261201-093000-model.tar.gz"
+    assert by_agent["agent"] == "王芳" and by_agent["model_version"] is None
+    assert [r["model_version"] for r in guard.audit(sender_id="c6")] == [None]
+
+
+def test_the_guard_imports_no_framework() -> None:
+    import ast
+
+    tree = ast.parse(Path(guard.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    frameworks = {"rasa", "rasa_sdk", "sanic", "aiohttp", "socketio", "matplotlib", "openpyxl"}
+    assert not {name.split(".")[0] for name in imported} & frameworks
