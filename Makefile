@@ -89,7 +89,7 @@ bench: setup train ## load test on its own stack (or ARGS="--rasa-url URL"); fig
 
 report: setup ## supervision report for a date range (FROM=2026-11-01 TO=2026-11-30)
 	@# the same settings as `make run` (DATABASE_URL, DESK_API_TOKEN, ports) from .env
-	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.reports.report $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
+	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.reports $(if $(FROM),--from $(FROM)) $(if $(TO),--to $(TO))
 
 seed: setup ## play a realistic day through the running stack (`make run`), then write today's report
 	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.ops.seed

@@ -1,4 +1,4 @@
-"""The supervisor page of the desk: the supervision report (bot/reports/report.py) for a date range.
+"""The supervisor page of the desk: the supervision report (bot/reports/) for a date range.
 
     GET /supervisor?from=YYYY-MM-DD&to=YYYY-MM-DD   the report (HTML, charts inline)
     GET /supervisor/report.csv?from=...&to=...      the same figures as CSV (UTF-8 with BOM)
@@ -19,7 +19,10 @@ from datetime import date, timedelta
 from aiohttp import web
 
 from bot.desk.auth import identity
-from bot.reports import report as reports
+from bot.reports.csv import to_csv
+from bot.reports.figures import compute
+from bot.reports.html import CSS, render_html
+from bot.reports.records import default_range
 
 MAX_DAYS = 366
 
@@ -29,7 +32,7 @@ class _BadRange(ValueError):
 
 
 def _range(request: web.Request) -> tuple[date, date]:
-    default_start, default_end = reports.default_range()
+    default_start, default_end = default_range()
     try:
         start = date.fromisoformat(request.query["from"]) if request.query.get("from") else None
         end = date.fromisoformat(request.query["to"]) if request.query.get("to") else None
@@ -69,9 +72,9 @@ async def report_page(request: web.Request) -> web.Response:
         return _page(400, "日期有误", str(exc))
 
     def build() -> str:
-        fig = reports.compute(None, start, end)
+        fig = compute(None, start, end)
         query = f"from={start.isoformat()}&to={end.isoformat()}"
-        return reports.render_html(
+        return render_html(
             fig,
             css_href="/supervisor/report.css",
             form_action="/supervisor",
@@ -89,10 +92,10 @@ async def report_csv(request: web.Request) -> web.Response:
         start, end = _range(request)
     except _BadRange as exc:
         return _page(400, "日期有误", str(exc))
-    fig = await asyncio.to_thread(reports.compute, None, start, end)
+    fig = await asyncio.to_thread(compute, None, start, end)
     name = f"report-{start.isoformat()}-{end.isoformat()}.csv"
     return web.Response(
-        body=("\ufeff" + reports.to_csv(fig)).encode("utf-8"),
+        body=("\ufeff" + to_csv(fig)).encode("utf-8"),
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
@@ -100,9 +103,7 @@ async def report_csv(request: web.Request) -> web.Response:
 
 
 async def report_css(request: web.Request) -> web.Response:
-    return web.Response(
-        text=reports.CSS, content_type="text/css", charset="utf-8", headers={"Cache-Control": "max-age=3600"}
-    )
+    return web.Response(text=CSS, content_type="text/css", charset="utf-8", headers={"Cache-Control": "max-age=3600"})
 
 
 def add_routes(app: web.Application) -> None:

@@ -13,7 +13,7 @@ answer (some ending with a person), ticket status look-ups.
 
 The citizen side is reactive: it reads which approved response each reply is (bot.core.catalogue)
 and answers what it is asked (the report form's questions, the rating buttons), so the seed
-follows the bot instead of assuming it. tests/bot/reports/test_report.py uses the same driver.
+follows the bot instead of assuming it. tests/bot/reports/test_figures.py uses the same driver.
 """
 
 from __future__ import annotations
@@ -680,11 +680,13 @@ def main(argv: list[str] | None = None) -> int:
         # the records (and in the report), only not the way the plan had it
         sys.stdout.write(f"{len(tally.failures)} conversation(s) did not go as planned (see above)\n")
     if not args.no_report and tally.counts:
-        from bot.reports import report as reports
+        from bot.reports.figures import compute
+        from bot.reports.files import write
+        from bot.reports.records import default_range
 
-        today = reports.default_range()[1]
+        today = default_range()[1]
         url = args.database_url or cfg.sqlalchemy_url
-        html_path, csv_path = reports.write(reports.compute(url, today, today), args.out)
+        html_path, csv_path = write(compute(url, today, today), args.out)
         sys.stdout.write(f"report: {html_path}\n        {csv_path}\n")
         sys.stdout.write(f"also on the desk: {args.desk}/supervisor (a supervisor account, e.g. super01)\n")
     return 1 if not tally.counts else 0

@@ -9,7 +9,7 @@ import pytest
 
 from bot.infra import db
 from bot.ops import seed
-from bot.reports import report as reports
+from bot.reports.figures import compute
 from bot.stack.processes import Stack
 
 
@@ -43,8 +43,8 @@ def test_a_short_day_through_the_stack(stack: Stack, tmp_path: Path, capsys: pyt
     )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
-    fig = reports.compute(url, start, db.utcnow())
+    fig = compute(url, start, db.utcnow())
     # one conversation per citizen, whatever the bot made of them, on both channels
-    assert fig["volume"]["conversations"] == 6, out
-    assert set(fig["volume"]["conversations_by_channel"]) == {"rest", "socketio"}, out
+    assert fig.volume.conversations == 6, out
+    assert set(fig.volume.conversations_by_channel) == {"rest", "socketio"}, out
     assert "report: " in out and len(list(tmp_path.glob("report-*.html"))) == 1
