@@ -60,3 +60,30 @@ async def test_event_retries_are_deduplicated_by_sender_and_time(start_channel: 
     later = await wechat.post(event_xml(openid, "subscribe", created=created + 30))  # a new event
     assert later.content == approved("utter_welcome_subscribe")
     assert [r[0] for r in audit_rows(openid)] == ["utter_welcome_subscribe"] * 2
+
+
+def test_every_script_says_what_it_does_and_redis_runs_it_without_the_header() -> None:
+    from channels.wechat import delivery
+
+    files = sorted(delivery._LUA.glob("*.lua"))
+    assert [f.stem for f in files] == ["begin", "claim", "drain", "finish", "give_up", "renew_turn", "take_over"]
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        header = [line for line in text.splitlines() if line.startswith("--")]
+        assert len(header) >= 3 and any("KEYS[1]" in line for line in header), f.name
+        script = getattr(delivery, f.stem.upper())
+        assert "--" not in script and script.strip() and text.endswith(script), f.name
+
+
+def test_the_key_names_are_those_live_data_is_stored_under() -> None:
+    from bot.core.attachments import pending_attachments_key
+    from bot.infra import keys
+
+    assert keys.wechat_msg("gh_1:m:42") == "wechat:msg:gh_1:m:42"
+    assert keys.wechat_outbox("oX") == "wechat:outbox:oX"
+    assert keys.wechat_recent("oX") == "wechat:recent:oX"
+    assert keys.wechat_buttons("oX") == "wechat:buttons:oX"
+    assert keys.wechat_seen("oX") == "wechat:seen:oX"
+    assert keys.wechat_token_prefix() == "wechat:token"
+    assert keys.wechat_token_lock("wx1") == "wechat:token-lock:wx1"
+    assert keys.report_attachments("oX") == pending_attachments_key("oX") == "report:attachments:oX"

@@ -319,3 +319,44 @@ def test_text_reply_xml_survives_any_text() -> None:
     for text in ["a]]>b", "]]>]]>", "<![CDATA[x]]>", "a\x00b\x1fc", "&amp; <b>"]:
         parsed = ET.fromstring(text_reply_xml("o1", ACCOUNT, text))
         assert parsed.findtext("Content") == re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f]", "", text)
+
+
+def test_callbacks_become_typed_messages_and_unknown_types_fall_back() -> None:
+    from channels.wechat.protocol import (
+        ClickEvent,
+        Event,
+        LocationMessage,
+        MediaMessage,
+        ScanEvent,
+        SubscribeEvent,
+        TextMessage,
+        UnknownMessage,
+        UnsubscribeEvent,
+        VoiceMessage,
+        parse_message,
+    )
+
+    base = {"ToUserName": ACCOUNT, "FromUserName": "oCitizen", "CreateTime": "1764118800"}
+    assert parse_message({**base, "MsgType": "text", "Content": "你好", "MsgId": "1"}) == TextMessage("text", "你好")
+    voice = parse_message({**base, "MsgType": "voice", "MediaId": "m1", "Recognition": "社保卡", "MsgId": "2"})
+    assert voice == VoiceMessage("voice", "m1", None, None, "2", "社保卡")
+    place = {"MsgType": "location", "Label": "天河路1号", "Location_X": "23.13", "Location_Y": "113.35"}
+    assert parse_message({**base, **place}) == LocationMessage("location", "天河路1号", "23.13", "113.35")
+    image = parse_message({**base, "MsgType": "image", "PicUrl": "http://p/1.jpg", "MediaId": "m2", "MsgId": "3"})
+    assert type(image) is MediaMessage and image == MediaMessage("image", "m2", "http://p/1.jpg", None, "3")
+    link = parse_message({**base, "MsgType": "link", "Title": "通知", "Url": "https://example.org/a"})
+    assert link == MediaMessage("link", None, "https://example.org/a", "通知", None)
+    hologram = parse_message({**base, "MsgType": "hologram", "MsgId": "4"})  # a type WeChat may add one day
+    assert type(hologram) is UnknownMessage and isinstance(hologram, MediaMessage) and hologram.kind == "hologram"
+
+    def event(name: str, key: str = "") -> dict[str, str]:
+        return {**base, "MsgType": "event", "Event": name, **({"EventKey": key} if key else {})}
+
+    assert parse_message(event("subscribe")) == SubscribeEvent("subscribe", None)
+    assert parse_message(event("subscribe", "qrscene_hall_3")) == SubscribeEvent("subscribe_scan", "hall_3")
+    assert parse_message(event("SCAN", "hall_3")) == ScanEvent("scan")
+    assert parse_message(event("unsubscribe")) == UnsubscribeEvent("unsubscribe")
+    assert parse_message(event("CLICK", "HUMAN")) == ClickEvent("click", "HUMAN")
+    for name in ("VIEW", "TEMPLATESENDJOBFINISH", "NO_SUCH_EVENT"):  # nothing to say to these
+        ignored = parse_message(event(name, "https://example.org"))
+        assert type(ignored) is Event and ignored.kind == name.lower()
