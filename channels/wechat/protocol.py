@@ -195,7 +195,7 @@ class LocationMessage(Message):
 
 @dataclass(frozen=True)
 class MediaMessage(Message):
-    """Something the bot cannot read (image, video, link, file ...); `kind` is its type."""
+    """Media (image, video, voice, link, file ...): kept with the citizen's ticket; `kind` is its type."""
 
     media_id: str | None
     url: str | None
