@@ -74,7 +74,7 @@ class DeliveryError(Exception):
 # channel name (as stored in ticket["channel"]) -> "module:factory" of its sender
 SENDERS: dict[str, str] = {
     "rest": "channels.senders:rest_sender",
-    "wechat": "channels.wechat:sender",
+    "wechat": "channels.wechat.output:sender",
     "telegram": "channels.telegram:sender",
     "socketio": "channels.socketio:sender",
 }

@@ -339,7 +339,7 @@ async def test_events_need_authentication(desk: str) -> None:
 @pytest.fixture()
 def wechat(api: Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from bot.stack.standins.wechat import WeChatStandIn
-    from channels import wechat as channel
+    from channels.wechat import client as channel
 
     standin = WeChatStandIn(appid="wx0123456789abcdef").start()
     for name, value in {
