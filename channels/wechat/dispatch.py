@@ -15,7 +15,7 @@ from rasa.core.channels.channel import UserMessage
 from bot.core import attachments, handoff
 from bot.core.attachments import Attachment
 from bot.infra import keys, store
-from bot.rasa.tuning import CHECK_SAVED
+from bot.rasa.patches.replay import CHECK_SAVED
 from channels.common import Incoming, clean_text, handle_incoming
 from channels.wechat.config import CHANNEL
 from channels.wechat.delivery import outbox_size, redis_call

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Coroutine
 from typing import Any
 
 from bot.infra import store
-from bot.rasa.tuning import max_turns
+from bot.rasa.patches.turn_limit import max_turns
 from channels.wechat import delivery
 
 log = logging.getLogger(__name__)
