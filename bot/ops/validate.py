@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             "\n检查通过，但用的不是当前数据训练的模型（SKIP_TRAIN=1），所以没有更新质量数据，也不能 make ship。\n"
         )
         return 0
-    if not args.figures:
+    if not args.figures and model is not None:
         from bot.ops import evaluate
 
         docs = settings.ROOT / "docs"
