@@ -12,7 +12,7 @@ TRAIN_DATA := data/nlu data/rules data/stories data/responses
 STAMP := $(VENV)/.installed
 
 .PHONY: nginx
-.PHONY: help setup browser postgres train run test test-fast lint lint-content validate eval bench report seed lock clean
+.PHONY: help setup browser postgres train run test test-fast lint typecheck lint-content validate eval bench report seed lock clean
 .PHONY: export import ship rollback learn
 
 help: ## this list
@@ -46,8 +46,9 @@ run: setup train ## start Redis, Rasa (5005), actions (5055) and the desk (5080)
 	@$(BIN)/python -m bot.ops.launch migrate
 	@set -a; source .env; set +a; exec $(BIN)/honcho start -f Procfile
 
-test: setup browser postgres nginx train ## everything CI runs: lint, data validation, content check, pytest, conversation tests
+test: setup browser postgres nginx train ## everything CI runs: lint, types and imports, data validation, content check, pytest, conversation tests
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . >/dev/null
+	@$(MAKE) --no-print-directory typecheck
 	$(BIN)/rasa data validate --fail-on-warnings --data $(TRAIN_DATA) >/dev/null
 	$(BIN)/python -m bot.ops.content_check
 	$(BIN)/pytest
@@ -59,6 +60,10 @@ test-fast: setup ## unit tests only (no stack)
 lint: setup ## ruff (security, logging, no print) and formatting
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: setup ## mypy (strict for bot/core and bot/infra) and the import contracts (lint-imports)
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 lint-content: setup ## the content check over every response a citizen can receive
 	$(BIN)/python -m bot.ops.content_check

@@ -15,7 +15,7 @@ from bench.corpus import messages
 from bench.load import percentile
 
 
-async def measure(model: str, count: int) -> dict[str, float]:
+async def measure(model: str, count: int) -> dict[str, float | list[float]]:
     from rasa.core.agent import Agent
 
     from bot.rasa.patches import graph_runner

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ class Outcome:
     detail: str = ""
 
 
-Send = Callable[[str, str], Awaitable[Outcome]]  # (sender, text) -> Outcome
+Send = Callable[[str, str], Coroutine[Any, Any, Outcome]]  # (sender, text) -> Outcome
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -350,7 +350,9 @@ async def _handle_incoming(
         saved = None  # an output shared between conversations: read this one's back
     if saved is not None or tracker_lookup is not None:
         try:
-            tracker = saved if saved is not None else await tracker_lookup(msg.sender_id)  # type: ignore[misc]
+            tracker = saved
+            if tracker is None and tracker_lookup is not None:
+                tracker = await tracker_lookup(msg.sender_id)
             latest = (tracker.latest_message.intent or {}) if tracker else {}
             intent, confidence = latest.get("name"), latest.get("confidence")
             if intent == "faq":

@@ -97,7 +97,8 @@ class RestInput(InputChannel):
             text = body.get("message")
             if not sender or not isinstance(text, str | None):
                 return response.json({"error": "sender and message are required"}, status=400)
-            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+            given = body.get("metadata")
+            metadata: dict[str, Any] = given if isinstance(given, dict) else {}
             # a client may name its message: sent again with the same id (no answer came), it is
             # answered from the saved conversation instead of being handled twice (bot/rasa/patches/replay.py)
             client_id = body.get("message_id")

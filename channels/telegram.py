@@ -414,10 +414,12 @@ class TelegramInput(InputChannel):
                 return response.json({"error": "update too large"}, status=413)
             try:
                 data = json.loads(request.body or b"{}")
-                update = Update.de_json(data, channel.bot)
+                # de_json takes a dict on trust ("null" or a list would fail inside it)
+                is_update = isinstance(data, dict) and "update_id" in data
+                update = Update.de_json(data, channel.bot) if is_update else None
             except (ValueError, TypeError, KeyError):
                 return response.json({"error": "not a Telegram update"}, status=400)
-            if update is None or not isinstance(data, dict) or "update_id" not in data:
+            if update is None:
                 return response.json({"error": "not a Telegram update"}, status=400)
             try:
                 await channel.process(update, on_new_message)

@@ -1,2 +1,2 @@
 """The domain core: tickets, handoff, crisis screening, the approved-reply check, privacy, catalogue,
-topics and the city profile. No framework is imported here."""
+topics, the city profile and forwarding tickets to the city's own system. No framework is imported here."""

@@ -175,8 +175,8 @@ def _load(root: str, stamp: tuple[Any, ...], city_file: str, max_slot: int) -> C
                 )
     slots, citizen_slots = domain_slots(Path(root))
     cat = Catalogue(responses=responses, city_values=city_values, slots=slots, citizen_slots=citizen_slots)
-    for name, variations in responses.items():
-        for r in variations:
+    for name, variants in responses.items():
+        for r in variants:
             if r.text:
                 pattern = _compile(r.text, city_values, max_slot)
                 pattern.name = name

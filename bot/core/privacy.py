@@ -75,7 +75,7 @@ def mask(text: str | None) -> str:
     list views stay readable: 110***********123X, 138****5678, 6222********1234, z***@qq.com).
     """
     if not text:
-        return text or ""
+        return ""
     out = text.translate(_FULLWIDTH)
     out = ID_RE.sub(lambda m: m.group(1)[:3] + "*" * 11 + m.group(3), out)
     out = MOBILE_RE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", out)

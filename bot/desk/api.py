@@ -151,7 +151,7 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 
 async def _forwarding(ticket_id: str) -> dict[str, Any] | None:
-    from bot.infra import forwarding
+    from bot.core import forwarding
 
     return await asyncio.to_thread(forwarding.status, ticket_id)
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from aiohttp import web
 from multidict import CIMultiDict
 
+from bot.core import forwarding
 from bot.desk import api, auth, live, supervisor, users
-from bot.infra import db, forwarding, settings
+from bot.infra import db, settings
 from bot.ops import retention
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,1 @@
-"""Infrastructure: settings, the SQL database, Redis, production checks, forwarding. No framework here."""
+"""Infrastructure: settings, the SQL database, Redis, production checks. No framework here."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -34,7 +35,20 @@ from sqlalchemy.pool import QueuePool
 from bot.infra import settings
 
 log = logging.getLogger(__name__)
-Base = declarative_base()
+
+if TYPE_CHECKING:
+
+    class Base:
+        """What mypy sees of the declarative base. SQLAlchemy 1.4 ships no annotations, so
+        `declarative_base()` is Any, and strict mode lets no class subclass Any."""
+
+        metadata: Any
+        __tablename__: str
+
+        def __init__(self, **columns: Any) -> None: ...
+
+else:
+    Base = declarative_base()
 
 
 def utcnow() -> datetime:
@@ -155,6 +169,20 @@ class OutboxItem(Base):
     gave_up_at = Column(DateTime(timezone=True), nullable=True)  # refused (4xx): not retried
 
 
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Run on every new SQLite connection."""
+    # WAL: the desk reads while the action server writes, from other processes
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    # WAL + NORMAL: a commit survives a process crash; only a power cut may lose the
+    # last commits. Profiling (docs/performance.md) found the fsync of every audit
+    # and inbound record among the largest costs of a turn. Production: PostgreSQL.
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
 _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker] = {}
@@ -165,7 +193,7 @@ def engine(url: str | None = None) -> Engine:
     with _lock:
         if url not in _engines:
             # a server (PostgreSQL) may drop idle connections: check each one before use
-            kwargs: dict = {"future": True, "pool_pre_ping": not url.startswith("sqlite")}
+            kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": not url.startswith("sqlite")}
             if url.startswith("sqlite"):
                 Path(url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
                 kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
@@ -177,20 +205,7 @@ def engine(url: str | None = None) -> Engine:
                 kwargs["max_overflow"] = 10
             eng = create_engine(url, **kwargs)
             if url.startswith("sqlite"):
-
-                @event.listens_for(eng, "connect")
-                def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-                    # WAL: the desk reads while the action server writes, from other processes
-                    cur = dbapi_conn.cursor()
-                    cur.execute("PRAGMA journal_mode=WAL")
-                    # WAL + NORMAL: a commit survives a process crash; only a power cut may lose the
-                    # last commits. Profiling (docs/performance.md) found the fsync of every audit
-                    # and inbound record among the largest costs of a turn. Production: PostgreSQL.
-                    cur.execute("PRAGMA synchronous=NORMAL")
-                    cur.execute("PRAGMA foreign_keys=ON")
-                    cur.execute("PRAGMA busy_timeout=30000")
-                    cur.close()
-
+                event.listen(eng, "connect", _sqlite_pragmas)
             _engines[url] = eng
             _factories[url] = sessionmaker(bind=eng, future=True, expire_on_commit=False)
         return _engines[url]

@@ -228,11 +228,13 @@ def redis_problems(cfg: settings.Settings, wait_s: float = 0.0) -> list[str]:
 
     url = cfg.effective_redis_url
     where = _where(url)
-    opts = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0, "decode_responses": True}
     open_to_all = f"REDIS_URL: Redis at {where} answers clients without a password (set requirepass or ACL users)"
 
+    def connect(to: str) -> redis.Redis[str]:
+        return redis.Redis.from_url(to, socket_timeout=5.0, socket_connect_timeout=5.0, decode_responses=True)
+
     def anonymous_ok() -> bool:
-        anonymous = redis.Redis.from_url(_without_credentials(url), **opts)
+        anonymous = connect(_without_credentials(url))
         try:
             return bool(anonymous.ping())
         except redis.RedisError:
@@ -240,7 +242,7 @@ def redis_problems(cfg: settings.Settings, wait_s: float = 0.0) -> list[str]:
         finally:
             anonymous.close()
 
-    client = redis.Redis.from_url(url, **opts)
+    client = connect(url)
     deadline = time.monotonic() + wait_s
     while True:
         try:

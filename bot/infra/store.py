@@ -9,28 +9,44 @@ client reconnects by itself when Redis is back.
 from __future__ import annotations
 
 import asyncio
+from typing import Literal, TypedDict, cast
 
 import redis
 import redis.asyncio as aioredis
 
 from bot.infra import settings
 
-_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0, "health_check_interval": 15}
-_sync: dict[str, redis.Redis] = {}
+
+class _Options(TypedDict):
+    decode_responses: Literal[True]  # str replies, hence Redis[str] below
+    retry_on_timeout: bool
+    socket_timeout: float
+    socket_connect_timeout: float
+    health_check_interval: int
 
 
-def client(url: str | None = None) -> redis.Redis:
+_OPTIONS: _Options = {
+    "decode_responses": True,
+    "retry_on_timeout": True,
+    "socket_timeout": 2.0,
+    "socket_connect_timeout": 2.0,
+    "health_check_interval": 15,
+}
+_sync: dict[str, redis.Redis[str]] = {}
+
+
+def client(url: str | None = None) -> redis.Redis[str]:
     url = url or settings.load().effective_redis_url
     if url not in _sync:
-        _sync[url] = redis.Redis.from_url(url, decode_responses=True, retry_on_timeout=True, **_TIMEOUTS)
+        _sync[url] = redis.Redis.from_url(url, **_OPTIONS)
     return _sync[url]
 
 
 # asyncio connections belong to the loop that made them: one client (and its pool) per (loop, server)
-_pools: dict[tuple[int, str], tuple[asyncio.AbstractEventLoop, aioredis.Redis]] = {}
+_pools: dict[tuple[int, str], tuple[asyncio.AbstractEventLoop, aioredis.Redis[str]]] = {}
 
 
-def async_client(url: str | None = None) -> aioredis.Redis:
+def async_client(url: str | None = None) -> aioredis.Redis[str]:
     """The running loop's asyncio client for this server, on a shared connection pool. `await
     r.close()` is harmless (the pool stays open). A new connection for every call (connect, then
     the command) was a measurable part of every WeChat callback, which makes several; so was a
@@ -40,14 +56,16 @@ def async_client(url: str | None = None) -> aioredis.Redis:
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:  # no loop running: a client of its own
-        return aioredis.Redis.from_url(url, decode_responses=True, retry_on_timeout=True, **_TIMEOUTS)
+        return aioredis.Redis.from_url(url, **_OPTIONS)
     entry = _pools.get((id(loop), url))
     if entry is None or entry[0] is not loop:
         for key, (other, _client) in list(_pools.items()):
             if other.is_closed():  # a finished loop's connections died with it
                 del _pools[key]
-        pool = aioredis.ConnectionPool.from_url(url, decode_responses=True, retry_on_timeout=True, **_TIMEOUTS)
-        entry = _pools[(id(loop), url)] = (loop, aioredis.Redis(connection_pool=pool))
+        pool: aioredis.ConnectionPool[aioredis.Connection] = aioredis.ConnectionPool.from_url(url, **_OPTIONS)
+        # the pool decodes (str replies); the stubs can only tell that from decode_responses=True
+        shared = cast("aioredis.Redis[str]", aioredis.Redis(connection_pool=pool))
+        entry = _pools[(id(loop), url)] = (loop, shared)
     return entry[1]
 
 

@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         (docs / "quality.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(markdown(figures, model) + "\n")
     if args.compare:
-        from bot.ops.validate import regressions
+        from bot.ops.regressions import regressions
 
         worse = regressions(json.loads(Path(args.compare).read_text(encoding="utf-8")), figures)
         if worse:

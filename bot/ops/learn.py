@@ -20,6 +20,7 @@ import argparse
 import csv
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -156,9 +157,11 @@ def write(items: list[Candidate], out_dir: Path) -> list[Path]:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
+    from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook opens on its one worksheet
     ws.title = "候选 candidates"
     ws.append(header)
     for cell in ws[1]:
@@ -193,6 +196,7 @@ def write(items: list[Candidate], out_dir: Path) -> list[Path]:
 
 def labelled(path: Path) -> list[tuple[int, str, str]]:
     """(row, text, correct intent) of every labelled row of a candidates file."""
+    raw: list[Sequence[Any]]
     if path.suffix.lower() == ".xlsx":
         from openpyxl import load_workbook
 

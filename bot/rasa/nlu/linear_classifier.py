@@ -198,7 +198,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         return self._resource
 
     def persist(self) -> None:
-        if self.coef is None:
+        if self.coef is None or self.intercept is None or self.idf is None:  # set together by train()
             return
         with self._model_storage.write_to(self._resource) as directory:
             np.savez(directory / WEIGHTS, coef=self.coef, intercept=self.intercept, idf=self.idf)

@@ -149,7 +149,8 @@ class TelegramStandIn:
         params = _decode({**dict(request.query), **params})
         with self._lock:
             self.calls.append(Call(method, params))
-            failure = (self._failures.get(method) or [None]).pop(0) if self._failures.get(method) else None
+            queued = self._failures.get(method)
+            failure = queued.pop(0) if queued else None
         if failure is not None:
             body: dict[str, Any] = {"ok": False, "error_code": failure["code"], "description": failure["description"]}
             if failure["retry_after"] is not None:

@@ -50,7 +50,8 @@ class Outcome:
 def backoff(attempts: int, base: float = BASE_DELAY_S, cap: float | None = None) -> float:
     """Seconds before attempt `attempts + 1`: base, 2×base, 4×base … capped, ±20 % jitter."""
     cap = settings.load().forward_max_backoff_s if cap is None else cap
-    delay = min(cap, base * (2 ** max(attempts - 1, 0)))
+    # the exponent stops at 64, long past any cap: 2 ** 1024 and above overflows a float
+    delay = min(cap, base * 2.0 ** min(max(attempts - 1, 0), 64))
     return delay * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
 
 
@@ -84,7 +85,8 @@ def _lease(item_id: int, seen_next: datetime, now: datetime) -> bool:
             )
             .values(next_attempt_at=now + timedelta(seconds=LEASE_S))
         )
-        return result.rowcount == 1
+        won: bool = result.rowcount == 1
+        return won
 
 
 def run_once(now: datetime | None = None, base_delay: float = BASE_DELAY_S, limit: int = 20) -> int:

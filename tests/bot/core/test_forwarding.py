@@ -1,4 +1,4 @@
-"""Forwarding to the city's ticketing system (bot/infra/forwarding.py) against a local stand-in
+"""Forwarding to the city's ticketing system (bot/core/forwarding.py) against a local stand-in
 receiver on loopback that answers what each test scripts."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.core import tickets
-from bot.infra import db, forwarding
+from bot.core import forwarding, tickets
+from bot.infra import db
 
 
 class Receiver:
