@@ -71,7 +71,7 @@ def check_bot_text(text: str | None, hint: str | None = None) -> Verdict:
     return Verdict(text=safe, response=SAFE_FALLBACK, blocked=True, reason=reason[:200], original=text)
 
 
-def approved_buttons(buttons: list[dict] | None) -> list[dict]:
+def approved_buttons(buttons: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Buttons whose titles are approved (catalogue buttons or topic titles)."""
     if not buttons:
         return []
