@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from bot.infra import settings
-from bot.ops import eval_sets
+from bot.ops import eval_sets, training
 from bot.ops.eval_sets import CrisisKind, Directness
 
 NLU_DIR = settings.ROOT / "data" / "nlu"
@@ -148,3 +148,4 @@ def test_training_never_reads_eval() -> None:
     train_data = next(line for line in makefile.splitlines() if line.startswith("TRAIN_DATA"))
     assert "eval" not in train_data
     assert "data/nlu" in train_data
+    assert not [p for p in training.INPUTS if p.startswith("eval")]  # what `make train` fingerprints and reads
