@@ -252,7 +252,7 @@ class ActionHandoff(Action):
             reason=reason if in_hours else "after_hours_callback",
             summary=tickets.one_line(head, words),
             description=description,
-            kind=tickets.TOPIC_KIND.get(topic or "", "consult"),
+            kind=tickets.route(topic).kind if topic else None,
             department=t.department if t else None,
             sla_due_at=None if in_hours else tickets.callback_due(),
             **fields,
