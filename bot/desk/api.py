@@ -4,7 +4,8 @@ Contract: GET /api/tickets (filters status, department, priority, sender_id; new
 GET /api/tickets/{id}, POST /api/tickets/{id}/claim | reply {"text"} | close {"resolution"}.
 Added: `?order=queue` (priority, then oldest first), notes, canned replies, the contact shown
 in full on request (audited), a phone call-back when the channel can no longer be reached,
-/api/me, /api/departments, /api/events (live, see live.py).
+/api/me, /api/departments, /api/labels (the vocabulary's Chinese names, which the console
+shows), /api/events (live, see live.py).
 
 Tickets are `tickets.Ticket` here; the JSON is `ticket.masked().to_json()` (CONTRACT.md: phone
 and ID numbers masked wherever displayed), the contact in full only from /contact. Who may
@@ -25,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.core import guard, handoff, tickets, topics
+from bot.core import guard, handoff, tickets, topics, vocabulary
 from bot.core.privacy import mask
 from bot.core.tickets import lifecycle
 from bot.desk import canned, delivery
@@ -109,6 +110,14 @@ def _ticket_error(exc: tickets.TicketError, closed: str = "该工单已办结") 
 @routes.get("/api/me")
 async def me(request: web.Request) -> web.Response:
     return web.json_response(identity(request).as_json())
+
+
+@routes.get("/api/labels")
+async def labels(request: web.Request) -> web.Response:
+    """The vocabulary for the console: the Chinese names of statuses, kinds, priorities, channels
+    and speakers (so a ticket it calls 待认领 is 待认领 in the report too), and the status values by
+    name (`status_values.CLOSED`), so that the console's code holds no status of its own."""
+    return web.json_response({**vocabulary.labels(), "status_values": {s.name: s.value for s in vocabulary.Status}})
 
 
 @routes.get("/api/departments")

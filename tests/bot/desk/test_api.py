@@ -78,6 +78,15 @@ async def test_unknown_api_paths_answer_json(api: Client) -> None:
     assert status == 404 and "20260101-999999" in body["message"]
 
 
+async def test_the_console_gets_the_vocabularys_labels(api: Client) -> None:
+    status, labels = await api.call("GET", "/api/labels")
+    assert status == 200
+    assert labels["status"] == {"new": "待认领", "claimed": "办理中", "closed": "已办结"}  # as in the report
+    assert labels["priority"]["P0"] == "P0 危机" and labels["kind"]["complaint"] == "投诉"
+    assert labels["from"]["bot"] == "智能客服" and labels["channel"]["wechat"] == "微信公众号"
+    assert labels["status_values"] == {"NEW": "new", "CLAIMED": "claimed", "CLOSED": "closed"}
+
+
 # ---------------------------------------------------------------- the queue
 
 
