@@ -230,7 +230,7 @@ async def _to_handed_off_ticket(
     """The message goes to the agent's ticket; False when that ticket is gone or closed."""
     ticket_id = state["ticket_id"]
     ticket = await asyncio.to_thread(tickets.find, ticket_id)
-    if ticket is None or ticket["status"] == "closed":
+    if ticket is None or not ticket.is_open:
         # the flag outlived its ticket (the desk stopped between closing and clearing it):
         # the bot answers this citizen again rather than nobody
         await asyncio.to_thread(handoff.end, msg.sender_id, ticket_id)
@@ -239,17 +239,17 @@ async def _to_handed_off_ticket(
     for att in msg.attachments:
         await asyncio.to_thread(tickets.add_attachment, ticket_id, att)
     await handoff.apublish(
-        "citizen_message", ticket_id=ticket_id, sender_id=msg.sender_id, text=msg.text, department=ticket["department"]
+        "citizen_message", ticket_id=ticket_id, sender_id=msg.sender_id, text=msg.text, department=ticket.department
     )
     if verdict is not None:
-        priority = tickets.route(verdict.intent)[2]
+        priority = tickets.route(verdict.intent).priority
         await asyncio.to_thread(tickets.escalate, ticket_id, priority, verdict.intent)
         await handoff.apublish(
             "ticket_escalated",
             ticket_id=ticket_id,
             priority=priority,
             crisis=verdict.intent,
-            department=ticket["department"],
+            department=ticket.department,
         )
         response = f"utter_crisis_{verdict.intent}"
         await output.send_approved(msg.sender_id, response, ticket_id=ticket_id)

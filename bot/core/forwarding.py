@@ -112,7 +112,7 @@ def run_once(now: datetime | None = None, base_delay: float = BASE_DELAY_S, limi
             continue  # another worker has it
         attempted += 1
         ticket = tickets.find(ticket_id)
-        outcome = post(ticket, cfg) if ticket else Outcome(False, False, None, "ticket no longer exists")
+        outcome = post(ticket.to_json(), cfg) if ticket else Outcome(False, False, None, "ticket no longer exists")
         _record(item_id, ticket_id, outcome, base_delay)
     return attempted
 
@@ -168,7 +168,7 @@ def status(ticket_id: str) -> dict[str, Any] | None:
             "attempts": item.attempts,
             "last_status": item.last_status,
             "last_error": item.last_error,
-            "delivered_at": tickets._iso(item.delivered_at),
+            "delivered_at": tickets.iso(item.delivered_at),
         }
 
 

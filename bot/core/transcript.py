@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from bot.core.tickets import TranscriptLine
 
-def from_events(events: list[dict[str, Any]], limit: int = 50) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
+
+def from_events(events: list[dict[str, Any]], limit: int = 50) -> list[TranscriptLine]:
+    out: list[TranscriptLine] = []
     for e in events:
         kind = e.get("event")
         if kind not in ("user", "bot"):
@@ -20,6 +22,6 @@ def from_events(events: list[dict[str, Any]], limit: int = 50) -> list[dict[str,
                 continue
         if not text:
             continue
-        at = datetime.fromtimestamp(float(e.get("timestamp") or 0), tz=timezone.utc).isoformat()
-        out.append({"at": at, "from": "citizen" if kind == "user" else "bot", "text": text})
+        at = datetime.fromtimestamp(float(e.get("timestamp") or 0), tz=timezone.utc)
+        out.append(TranscriptLine(at=at, sender="citizen" if kind == "user" else "bot", text=str(text)))
     return out[-limit:]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core import catalogue, topics
+from bot.core import catalogue, tickets, topics
 
 # general responses that read naturally from a person, with the label agents see
 GENERAL = {
@@ -23,16 +23,14 @@ GENERAL = {
 }
 
 
-def replies(ticket: dict[str, Any] | None = None, query: str = "", limit: int = 50) -> list[dict[str, str]]:
+def replies(ticket: tickets.Ticket | None = None, query: str = "", limit: int = 50) -> list[dict[str, str]]:
     cat = catalogue.load()
     tcat = topics.load()
     slots: dict[str, Any] = {}
     if ticket:
-        from bot.core import tickets as _tickets
-
-        slots = {"ticket_id": ticket["id"], "sla_text": _tickets.sla_for(ticket["kind"], ticket["priority"]).text}
+        slots = {"ticket_id": ticket.id, "sla_text": tickets.sla_for(ticket.kind, ticket.priority).text}
     items: list[tuple[int, dict[str, str]]] = []
-    department = (ticket or {}).get("department")
+    department = ticket.department if ticket else None
     for name in cat.names():
         variations = cat.variations(name)
         if not variations:

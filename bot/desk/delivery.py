@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.core import tickets
 from bot.infra import settings
 
 log = logging.getLogger(__name__)
@@ -70,14 +71,14 @@ def _sender(channel: str) -> Any:
         raise Undeliverable(exc.reason, exc.message) from exc
 
 
-async def send_agent_text(ticket: dict[str, Any], text: str, agent: str) -> None:
-    sender = _sender(ticket["channel"])
-    await _call(lambda: sender.send_agent_text(ticket["sender_id"], text, agent, ticket["id"]))
+async def send_agent_text(ticket: tickets.Ticket, text: str, agent: str) -> None:
+    sender = _sender(str(ticket.channel))
+    await _call(lambda: sender.send_agent_text(ticket.sender_id, text, agent, ticket.id))
 
 
-async def send_approved(ticket: dict[str, Any], response: str, **slots: Any) -> None:
-    sender = _sender(ticket["channel"])
-    await _call(lambda: sender.send_approved(ticket["sender_id"], response, **slots))
+async def send_approved(ticket: tickets.Ticket, response: str, **slots: Any) -> None:
+    sender = _sender(str(ticket.channel))
+    await _call(lambda: sender.send_approved(ticket.sender_id, response, **slots))
 
 
 def _rasa(path: str, **params: str) -> tuple[str, dict[str, str]]:
@@ -87,12 +88,12 @@ def _rasa(path: str, **params: str) -> tuple[str, dict[str, str]]:
     return cfg.rasa_url.rstrip("/") + path, params
 
 
-async def resume_conversation(ticket: dict[str, Any]) -> bool:
+async def resume_conversation(ticket: tickets.Ticket) -> bool:
     """Resume in Rasa and let the bot ask for satisfaction on the ticket's channel.
 
     Returns True when Rasa did it; False when the desk had to send the two responses itself.
     """
-    sender_id, channel = ticket["sender_id"], ticket["channel"]
+    sender_id, channel = ticket.sender_id, str(ticket.channel)
     conv = f"/conversations/{quote(sender_id, safe='')}"
     timeout = aiohttp.ClientTimeout(total=max(settings.load().http_timeout_s, 1.0) * 3)
     try:
@@ -106,13 +107,13 @@ async def resume_conversation(ticket: dict[str, Any]) -> bool:
                 if resp.status >= 300:
                     raise RuntimeError(f"resume answered {resp.status}")
             url, params = _rasa(f"{conv}/trigger_intent", output_channel=channel, include_events="NONE")
-            body = {"name": "EXTERNAL_ticket_closed", "entities": {"ticket_id": ticket["id"]}}
+            body = {"name": "EXTERNAL_ticket_closed", "entities": {"ticket_id": ticket.id}}
             async with http.post(url, params=params, json=body) as resp:
                 if resp.status >= 300:
                     raise RuntimeError(f"trigger_intent answered {resp.status}")
                 data = await resp.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, RuntimeError, ValueError) as exc:
-        log.warning("could not resume the conversation of ticket %s in Rasa (%s); the desk says it", ticket["id"], exc)
+        log.warning("could not resume the conversation of ticket %s in Rasa (%s); the desk says it", ticket.id, exc)
         await _say_closed(ticket)
         return False
     # Rasa returns the messages here only when it found no output channel of that name (it then
@@ -126,6 +127,6 @@ async def resume_conversation(ticket: dict[str, Any]) -> bool:
     return True
 
 
-async def _say_closed(ticket: dict[str, Any]) -> None:
-    await send_approved(ticket, "utter_agent_left", ticket_id=ticket["id"])
-    await send_approved(ticket, "utter_ask_satisfaction", ticket_id=ticket["id"])
+async def _say_closed(ticket: tickets.Ticket) -> None:
+    await send_approved(ticket, "utter_agent_left", ticket_id=ticket.id)
+    await send_approved(ticket, "utter_ask_satisfaction", ticket_id=ticket.id)

@@ -12,6 +12,8 @@ Run by `make lint-content` and `make test`; exits non-zero when there is any err
   - no duplicate or contradictory answers: one text, one name; one definition per name; FAQ
     topics exactly one answer; every faq/<id> of data/topics.yml has its utter_faq/<id>, every
     deflect and crisis intent its response;
+  - ticket routing: every topic of data/topics.yml that files tickets (report, crisis, the
+    handoff intent) has `kind:` and `priority:`, each a value of bot/core/vocabulary.py;
   - a response that asks for personal data says what it is for (warning);
   - production (APP_ENV=production): no sample ("示例") values left in the city profile.
 """
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.core import catalogue, city, guard, topics
+from bot.core import catalogue, city, guard, topics, vocabulary
 from bot.infra import settings
 
 MAX_BYTES = 2048
@@ -227,6 +229,26 @@ def check_response(
     return out
 
 
+def check_routing(tcat: topics.Catalogue, paths: Paths) -> list[Finding]:
+    """A topic that files tickets says how they are routed; otherwise they would silently go
+    out as 咨询, P2 (bot/core/topics.py keeps the bot running and lists the problems)."""
+    allowed = {
+        "kind": "、".join(f"{k.value}（{vocabulary.KIND_LABELS[k]}）" for k in vocabulary.Kind),
+        "priority": "、".join(vocabulary.PRIORITY_LABELS[p] for p in vocabulary.Priority),
+    }
+    out: list[Finding] = []
+    for problem in tcat.problems:
+        t = tcat.get(problem.intent)
+        name = f"{problem.intent}（{t.title}）" if t else problem.intent
+        if problem.value is None:
+            zh = f"{name} 会生成工单，但没有写明 {problem.key}"
+        else:
+            zh = f"{name} 的 {problem.key}“{problem.value}”不是有效值"
+        zh += f"；{problem.key} 应为 {allowed[problem.key]} 之一"
+        out.append(Finding("error", paths.topics_file.name, f"工单路由：{zh}", f"ticket routing: {problem}"))
+    return out
+
+
 def check(
     root: Path | None = None, today: date | None = None, production: bool | None = None
 ) -> tuple[list[Finding], int]:
@@ -287,6 +309,7 @@ def check(
     for name in required:
         if not cat.variations(name):
             findings.append(Finding("error", name, "缺少必需的回复", "required response is missing"))
+    findings += check_routing(tcat, paths)
 
     samples = sorted(k for k, v in city.placeholders(str(paths.city_file)).items() if "示例" in v)
     if production and samples:

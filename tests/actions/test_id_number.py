@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import actions as a
+from actions import report_form as a
 from bot.core import catalogue, tickets
 from bot.core.privacy import id_check_digit
-from tests.actions.test_actions import DOMAIN, make_tracker, responses, run
+from tests.actions.trackers import DOMAIN, make_tracker, responses, run
 
 FORM_SLOTS = ["report_what", "report_where", "report_when", "report_id_number", "report_callback", "report_phone"]
 # a syntactically valid number built with the check digit (no real person's)
@@ -105,8 +105,8 @@ async def test_the_filed_ticket_carries_the_number_for_the_department(db_url: st
     }
     dispatcher, events = await run(a.ActionFileReport(), make_tracker("确认", "affirm", slots=slots))
     ticket = tickets.query(sender_id="citizen-1")[0]
-    assert ticket["department"] == "hrss"
-    assert f"身份证号：{VALID}" in ticket["description"]
+    assert ticket.department == "hrss"
+    assert f"身份证号：{VALID}" in ticket.description
     assert responses(dispatcher) == ["utter_report_filed"]
     # not kept in the conversation once the ticket has it
     assert {"event": "slot", "timestamp": None, "name": "report_id_number", "value": None} in events
@@ -123,5 +123,5 @@ async def test_a_declined_number_files_the_ticket_without_one(db_url: str, redis
     }
     dispatcher, _ = await run(a.ActionFileReport(), make_tracker("确认", "affirm", sender="citizen-2", slots=slots))
     ticket = tickets.query(sender_id="citizen-2")[0]
-    assert "身份证号" not in ticket["description"]
+    assert "身份证号" not in ticket.description
     assert responses(dispatcher) == ["utter_report_filed"]

@@ -13,7 +13,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.actions import ActionFeedback
+from actions.satisfaction import ActionFeedback
 
 UNAPPROVED = "不说话没人把你当哑巴。您的电话13812345678已记录"
 

@@ -367,7 +367,7 @@ def test_an_agent_sees_the_ticket_arrive_replies_and_the_citizen_reads_it(hstack
             row.click()
             expect(desk.locator("#t-id")).to_have_text(ticket_id)
             desk.click("#claim")
-            expect(desk.locator("#t-status")).to_have_text("处理中")
+            expect(desk.locator("#t-status")).to_have_text("办理中")
             expect(citizen.get_by_text(approved("utter_agent_joined"))).to_be_visible()
             box.fill("我家楼下的路灯坏了一个星期了，在示例区建设路12号门口，晚上很黑")
             box.press("Enter")

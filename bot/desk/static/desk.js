@@ -7,13 +7,10 @@
   var pendingText = null; // reply waiting for "确认仍然发送"
   var queueTimer = null;
   var cannedItems = [];
-  var LABELS = {
-    status: { new: "新建", claimed: "处理中", closed: "已办结" },
-    kind: { consult: "咨询", help: "求助", complaint: "投诉", report: "举报", suggestion: "建议" },
-    channel: { rest: "网页接口", socketio: "网页聊天", wechat: "微信公众号", telegram: "Telegram" },
-    from: { citizen: "市民", bot: "智能客服", agent: "坐席" },
-    priority: { P0: "P0 危机", P1: "P1 紧急", P2: "P2 一般" },
-  };
+  // the vocabulary (GET /api/labels): the Chinese names the supervision report shows too, and
+  // the status values by name (STATUS.CLOSED)
+  var LABELS = { status: {}, kind: {}, channel: {}, from: {}, priority: {} };
+  var STATUS = {};
   var $ = function (id) { return document.getElementById(id); };
 
   function api(method, path, body) {
@@ -52,8 +49,32 @@
     return Math.floor(h / 24) + "天";
   }
 
+  function label(table, value) {
+    return (LABELS[table] || {})[value] || value;
+  }
+
+  function option(value, text) {
+    var o = el("option", null, text);
+    o.value = value;
+    return o;
+  }
+
+  // the status and priority filters, in the vocabulary's order and words; first "待办", the
+  // statuses still waiting for an agent (待认领+办理中), which the queue shows by default
+  function fillFilters() {
+    var open = Object.keys(LABELS.status).filter(function (s) { return s !== STATUS.CLOSED; });
+    var status = $("f-status");
+    var all = status.firstElementChild;
+    var todo = option(open.join(","), "待办（" + open.map(function (s) { return label("status", s); }).join("+") + "）");
+    todo.selected = true;
+    status.insertBefore(todo, all);
+    Object.keys(LABELS.status).forEach(function (s) { status.insertBefore(option(s, label("status", s)), all); });
+    var priority = $("f-priority");
+    Object.keys(LABELS.priority).forEach(function (p) { priority.appendChild(option(p, label("priority", p))); });
+  }
+
   function slaText(t) {
-    if (t.status === "closed") return { text: "已办结", late: false };
+    if (t.status === STATUS.CLOSED) return { text: label("status", t.status), late: false };
     var left = Math.round((new Date(t.sla_due_at).getTime() - Date.now()) / 60000);
     if (left < 0) return { text: "已超时" + ago(t.sla_due_at), late: true };
     return { text: "剩" + (left < 60 ? left + "分钟" : Math.floor(left / 60) + "小时" + (left % 60) + "分"), late: left < 5 };
@@ -91,7 +112,7 @@
         tr.appendChild(el("td", "mono nowrap", t.id));
         tr.appendChild(el("td", "summary-cell", t.summary));
         tr.appendChild(el("td", null, t.department_name || t.department));
-        tr.appendChild(el("td", "nowrap", LABELS.status[t.status] || t.status));
+        tr.appendChild(el("td", "nowrap", label("status", t.status)));
         tr.appendChild(el("td", "nowrap", ago(t.created_at)));
         var s = slaText(t);
         tr.appendChild(el("td", "nowrap" + (s.late ? " late" : ""), s.text));
@@ -100,7 +121,7 @@
         body.appendChild(tr);
       });
       $("queue-empty").hidden = list.length > 0;
-      var open = list.filter(function (t) { return t.status === "new"; }).length;
+      var open = list.filter(function (t) { return t.status === STATUS.NEW; }).length;
       $("queue-count").textContent = "（" + list.length + "）";
       document.title = (open ? "(" + open + ") " : "") + "12345 坐席工作台";
     });
@@ -130,13 +151,13 @@
     $("ticket-view").hidden = false;
     $("t-id").textContent = t.id;
     var p = $("t-priority"); p.textContent = t.priority; p.className = "prio prio-" + t.priority;
-    var st = $("t-status"); st.textContent = LABELS.status[t.status] || t.status; st.className = "status status-" + t.status;
+    var st = $("t-status"); st.textContent = label("status", t.status); st.className = "status status-" + t.status;
     $("t-online").hidden = !t.handed_off_now;
     $("t-summary").textContent = t.summary;
-    $("t-kind").textContent = (LABELS.kind[t.kind] || t.kind) + " · " + t.topic;
+    $("t-kind").textContent = label("kind", t.kind) + " · " + t.topic;
     $("t-department").textContent = t.department_name || t.department;
     $("t-reason").textContent = t.reason_text || "—";
-    $("t-channel").textContent = LABELS.channel[t.channel] || t.channel;
+    $("t-channel").textContent = label("channel", t.channel);
     $("t-created").textContent = fmtTime(t.created_at);
     var s = slaText(t);
     var sla = $("t-sla"); sla.textContent = fmtTime(t.sla_due_at) + "（" + s.text + "）"; sla.className = s.late ? "late" : "";
@@ -148,11 +169,11 @@
     $("t-resolution").textContent = t.resolution || "—";
     $("t-satisfaction").textContent = t.satisfaction
       ? t.satisfaction + (t.satisfaction_comment ? "：“" + t.satisfaction_comment + "”" : "")
-      : (t.status === "closed" ? "等待市民评价" : "—");
+      : (t.status === STATUS.CLOSED ? "等待市民评价" : "—");
     var f = t.forwarding;
     $("t-forwarding").textContent = !f ? "未启用" : f.state === "delivered" ? "已转发" : f.state === "failed" ? "被拒绝：" + (f.last_error || "") : "待转发（已尝试" + f.attempts + "次）";
-    var closed = t.status === "closed";
-    $("claim").hidden = t.status !== "new";
+    var closed = t.status === STATUS.CLOSED;
+    $("claim").hidden = t.status !== STATUS.NEW;
     $("reply-form").hidden = closed;
     $("close-form").hidden = closed;
     renderTranscript();
@@ -161,7 +182,7 @@
 
   function bubble(e) {
     var li = el("li", "msg msg-" + e.from);
-    var who = LABELS.from[e.from] || e.from;
+    var who = label("from", e.from);
     if (e.from === "agent" && e.agent) who += "（" + e.agent + "）";
     li.appendChild(el("span", "who", who + " · " + fmtTime(e.at)));
     li.appendChild(el("p", "text", e.text));
@@ -212,7 +233,7 @@
         $("banner").hidden = true;
         pendingText = null;
         if (!current.transcript.some(function (e) { return e.from === "agent" && e.at === res.data.entry.at && e.text === res.data.entry.text; })) addLine(res.data.entry);
-        if (current.status === "new") openTicket(current.id);
+        if (current.status === STATUS.NEW) openTicket(current.id);
         toast("已发送");
       } else if (res.status === 422) {
         pendingText = text;
@@ -284,6 +305,11 @@
       me = res.data;
       $("whoami").textContent = me.display_name + "（" + me.agent + "）";
       $("supervisor-link").hidden = me.role !== "supervisor";
+      return api("GET", "/api/labels");
+    }).then(function (res) {
+      LABELS = res.data;
+      STATUS = res.data.status_values;
+      fillFilters();
       return api("GET", "/api/departments");
     }).then(function (res) {
       var sel = $("f-department");

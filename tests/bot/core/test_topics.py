@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from bot.core import topics
+from bot.core.vocabulary import Kind, Priority
 from bot.infra import settings
 
 SPEC = settings.ROOT.parent / "shared" / "spec" / "topics.yml"
@@ -20,6 +21,30 @@ def test_every_contract_section_is_loaded() -> None:
     assert cat.get("faq/hpf_withdraw_rent").department == "housing_fund"
     assert cat.get("report_noise").department == "ecology_environment"
     assert cat.department_name("hrss") == "人力资源和社会保障局"
+
+
+def test_ticket_routing_is_read_into_the_vocabularys_values(tmp_path: Path) -> None:
+    cat = topics.load()
+    utilities, crisis, handoff = cat.get("report_utilities"), cat.get("self_harm"), cat.get(topics.HANDOFF_INTENT)
+    assert (utilities.ticket_kind, utilities.priority) == (Kind.HELP, Priority.P1)
+    assert (crisis.ticket_kind, crisis.priority) == (Kind.HELP, Priority.P0)
+    assert (handoff.ticket_kind, handoff.priority, handoff.title) == (Kind.CONSULT, Priority.P2, "要求人工服务")
+    assert cat.problems == ()
+    assert all(t.ticket_kind and t.priority for t in cat.topics.values() if t.files_tickets)
+    # a wrong value never stops the bot: the topic routes as consult/P2 and the problem is listed
+    broken = tmp_path / "topics.yml"
+    broken.write_text(
+        "report:\n  report_a: {title: 甲, department: hrss, kind: complain, priority: P1}\n"
+        "  report_b: {title: 乙, department: hrss}\n",
+        encoding="utf-8",
+    )
+    cat = topics.load(str(broken))
+    assert (cat.get("report_a").ticket_kind, cat.get("report_a").priority) == (None, Priority.P1)
+    assert [str(p) for p in cat.problems] == [
+        "report_a: kind “complain” is not one of consult, help, complaint, report, suggestion",
+        "report_b: files tickets but has no kind",
+        "report_b: files tickets but has no priority",
+    ]
 
 
 @pytest.mark.skipif(not SPEC.exists(), reason="the shared spec is not beside this checkout")

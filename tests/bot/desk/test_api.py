@@ -24,7 +24,7 @@ from tests.bot.desk.conftest import TOKEN, Client
 
 def _file(
     sender: str = "c1", *, topic: str = "request_human", handed_off: bool = True, channel: str = "rest", **kw: Any
-) -> dict[str, Any]:
+) -> tickets.Ticket:
     ticket, _ = tickets.create(
         idempotency_key=f"{sender}:{topic}:{kw.pop('key', '1')}",
         channel=channel,
@@ -33,11 +33,14 @@ def _file(
         summary=kw.pop("summary", "要求人工：社保卡补办"),
         handoff=handed_off,
         reason="request_human" if handed_off else "report",
-        transcript=[{"from": "citizen", "text": "社保卡丢了怎么补"}, {"from": "bot", "text": "请问您..."}],
+        transcript=[
+            tickets.TranscriptLine(db.utcnow(), "citizen", "社保卡丢了怎么补"),
+            tickets.TranscriptLine(db.utcnow(), "bot", "请问您..."),
+        ],
         **kw,
     )
     if handed_off:
-        handoff.start(sender, ticket["id"], channel)
+        handoff.start(sender, ticket.id, channel)
     return ticket
 
 
@@ -61,11 +64,11 @@ async def test_api_refuses_a_missing_or_wrong_token(desk: str) -> None:
                 assert r.status == 401, headers
                 assert r.headers["WWW-Authenticate"].startswith("Bearer")
                 assert (await r.json())["error"] == "unauthorized"
-            async with s.post(desk + f"/api/tickets/{ticket['id']}/claim", headers=headers) as r:
+            async with s.post(desk + f"/api/tickets/{ticket.id}/claim", headers=headers) as r:
                 assert r.status == 401
         async with s.get(desk + "/api/tickets", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
             assert r.status == 200
-    assert tickets.get(ticket["id"])["status"] == "new"
+    assert tickets.get(ticket.id).status == "new"
 
 
 async def test_unknown_api_paths_answer_json(api: Client) -> None:
@@ -73,6 +76,15 @@ async def test_unknown_api_paths_answer_json(api: Client) -> None:
     assert status == 404 and body["error"] == "not_found"
     status, body = await api.call("GET", "/api/tickets/20260101-999999")
     assert status == 404 and "20260101-999999" in body["message"]
+
+
+async def test_the_console_gets_the_vocabularys_labels(api: Client) -> None:
+    status, labels = await api.call("GET", "/api/labels")
+    assert status == 200
+    assert labels["status"] == {"new": "待认领", "claimed": "办理中", "closed": "已办结"}  # as in the report
+    assert labels["priority"]["P0"] == "P0 危机" and labels["kind"]["complaint"] == "投诉"
+    assert labels["from"]["bot"] == "智能客服" and labels["channel"]["wechat"] == "微信公众号"
+    assert labels["status_values"] == {"NEW": "new", "CLAIMED": "claimed", "CLOSED": "closed"}
 
 
 # ---------------------------------------------------------------- the queue
@@ -86,28 +98,28 @@ async def test_list_is_newest_first_and_queue_is_priority_then_age(api: Client) 
     p1 = _file("d", topic="report_utilities", handed_off=False, now=now - timedelta(hours=1))
     status, listed = await api.call("GET", "/api/tickets")
     assert status == 200
-    assert [t["id"] for t in listed] == [new_p2["id"], p0["id"], p1["id"], old_p2["id"]]
+    assert [j["id"] for j in listed] == [new_p2.id, p0.id, p1.id, old_p2.id]
     _, queue = await api.call("GET", "/api/tickets?order=queue")
-    assert [t["id"] for t in queue] == [p0["id"], p1["id"], old_p2["id"], new_p2["id"]]
+    assert [j["id"] for j in queue] == [p0.id, p1.id, old_p2.id, new_p2.id]
 
 
 async def test_filters_by_status_department_priority_and_sender(api: Client) -> None:
     a = _file("a", handed_off=False, topic="report_noise")
     b = _file("b", handed_off=False, topic="report_wage_arrears")
     c = _file("c", topic="self_harm")
-    tickets.claim(b["id"], "agent02")
-    tickets.close(c["id"], "agent02", "已联系家属")
+    tickets.claim(b.id, "agent02")
+    tickets.close(c.id, "agent02", "已联系家属")
 
     async def ids(query: str) -> set[str]:
         status, found = await api.call("GET", "/api/tickets?" + query)
         assert status == 200
-        return {t["id"] for t in found}
+        return {j["id"] for j in found}
 
-    assert await ids("status=new") == {a["id"]}
-    assert await ids("status=new,claimed") == {a["id"], b["id"]}
-    assert await ids(f"department={a['department']}") == {a["id"]}
-    assert await ids("priority=P0") == {c["id"]}
-    assert await ids("sender_id=b") == {b["id"]}
+    assert await ids("status=new") == {a.id}
+    assert await ids("status=new,claimed") == {a.id, b.id}
+    assert await ids(f"department={a.department}") == {a.id}
+    assert await ids("priority=P0") == {c.id}
+    assert await ids("sender_id=b") == {b.id}
     assert await ids("status=closed&priority=P2") == set()
 
 
@@ -120,11 +132,11 @@ async def test_list_carries_the_transcript_and_masks_phone_numbers(api: Client) 
     assert [e["from"] for e in item["transcript"]] == ["citizen", "bot"]
     assert item["transcript"][0]["text"] == "社保卡丢了怎么补"
     # the full number on request, and the look is in the audit trail with the agent's name
-    status, full = await api.call("GET", f"/api/tickets/{t['id']}/contact")
+    status, full = await api.call("GET", f"/api/tickets/{t.id}/contact")
     assert status == 200 and full["contact"] == "13912345678"
     with db.session() as s:
         rows = s.execute(select(db.AuditRecord).where(db.AuditRecord.response == "desk_reveal_contact")).scalars().all()
-        assert [(r.agent, r.ticket_id) for r in rows] == [("agent01", t["id"])]
+        assert [(r.agent, r.ticket_id) for r in rows] == [("agent01", t.id)]
 
 
 async def test_an_agent_of_one_department_sees_only_its_tickets(console: Client) -> None:
@@ -132,12 +144,12 @@ async def test_an_agent_of_one_department_sees_only_its_tickets(console: Client)
     other = _file("o", handed_off=False, topic="report_noise")
     assert await console.login("hrss01") == 302
     _, listed = await console.call("GET", "/api/tickets")
-    assert [t["id"] for t in listed] == [hrss["id"]]
-    status, _ = await console.call("GET", f"/api/tickets/{other['id']}")
+    assert [j["id"] for j in listed] == [hrss.id]
+    status, _ = await console.call("GET", f"/api/tickets/{other.id}")
     assert status == 403
-    status, _ = await console.call("POST", f"/api/tickets/{other['id']}/claim")
+    status, _ = await console.call("POST", f"/api/tickets/{other.id}/claim")
     assert status == 403
-    assert tickets.get(other["id"])["status"] == "new"
+    assert tickets.get(other.id).status == "new"
 
 
 # ---------------------------------------------------------------- claim, reply, notes, close
@@ -145,18 +157,18 @@ async def test_an_agent_of_one_department_sees_only_its_tickets(console: Client)
 
 async def test_claim_tells_the_citizen_a_person_has_joined(api: Client) -> None:
     t = _file("c1")
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/claim")
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/claim")
     assert status == 200
     assert (body["status"], body["claimed_by"], body["handed_off_now"]) == ("claimed", "agent01", True)
     joined = catalogue.load().text("utter_agent_joined")
     assert _texts(await take_outbox("c1")) == [joined]
-    last = tickets.get(t["id"])["transcript"][-1]
-    assert (last["from"], last["text"]) == ("bot", joined)
+    last = tickets.get(t.id).transcript[-1]
+    assert (last.sender, last.text) == ("bot", joined)
     # another agent cannot take it; the same agent claiming again says nothing twice
     other = Client(api.base, api.session, agent="agent02")
-    status, body = await other.call("POST", f"/api/tickets/{t['id']}/claim")
+    status, body = await other.call("POST", f"/api/tickets/{t.id}/claim")
     assert status == 409 and body["error"] == "claimed_by_other"
-    status, _ = await api.call("POST", f"/api/tickets/{t['id']}/claim")
+    status, _ = await api.call("POST", f"/api/tickets/{t.id}/claim")
     assert status == 200
     assert await take_outbox("c1") == []
 
@@ -171,40 +183,40 @@ async def test_claiming_an_after_hours_call_back_starts_the_conversation(api: Cl
         reason="after_hours_callback",
     )
     assert handoff.current("night") is None
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/claim")
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/claim")
     assert status == 200 and body["handed_off_now"] is True
-    assert handoff.current("night") == {"ticket_id": t["id"], "channel": "rest"}
+    assert handoff.current("night") == {"ticket_id": t.id, "channel": "rest"}
     assert _texts(await take_outbox("night")) == [catalogue.load().text("utter_agent_joined")]
 
 
 async def test_reply_reaches_the_citizen_and_is_recorded_with_the_agent(api: Client) -> None:
     t = _file("c2")
     text = "您好，我是12345坐席，社保卡补办请带身份证到政务服务中心二楼。"
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/reply", {"text": text})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/reply", {"text": text})
     assert status == 200 and body["ok"] is True
     outbox = await take_outbox("c2")
     assert _texts(outbox)[-1] == text
-    after = tickets.get(t["id"])
-    assert after["status"] == "claimed" and after["claimed_by"] == "agent01"  # replying takes the ticket
-    assert after["transcript"][-1]["from"] == "agent" and after["transcript"][-1]["agent"] == "agent01"
-    assert after["first_response_at"] is not None
+    after = tickets.get(t.id)
+    assert after.status == "claimed" and after.claimed_by == "agent01"  # replying takes the ticket
+    assert after.transcript[-1].sender == "agent" and after.transcript[-1].agent == "agent01"
+    assert after.first_response_at is not None
     with db.session() as s:
         audit = (
             s.execute(select(db.AuditRecord).where(db.AuditRecord.agent == "agent01", db.AuditRecord.text == text))
             .scalars()
             .all()
         )
-        assert [(a.ticket_id, a.channel, a.sender_id) for a in audit] == [(t["id"], "rest", "c2")]
+        assert [(a.ticket_id, a.channel, a.sender_id) for a in audit] == [(t.id, "rest", "c2")]
 
 
 async def test_a_rude_reply_is_stopped_until_the_agent_confirms(api: Client) -> None:
     t = _file("c3")
     rude = "不说话没人把你当哑巴"
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/reply", {"text": rude})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/reply", {"text": rude})
     assert status == 422 and body["error"] == "phrase_check" and body["problems"]
     assert await take_outbox("c3") == []
-    assert all(e["from"] != "agent" for e in tickets.get(t["id"])["transcript"])
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/reply", {"text": rude, "confirm": True})
+    assert all(e.sender != "agent" for e in tickets.get(t.id).transcript)
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/reply", {"text": rude, "confirm": True})
     assert status == 200 and body["warnings"]
     assert rude in _texts(await take_outbox("c3"))
     with db.session() as s:
@@ -218,58 +230,58 @@ async def test_a_rude_reply_is_stopped_until_the_agent_confirms(api: Client) -> 
 
 async def test_empty_or_closed_replies_are_refused(api: Client) -> None:
     t = _file("c4")
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/reply", {"text": "   "})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/reply", {"text": "   "})
     assert status == 400 and body["error"] == "empty"
-    status, _ = await api.call("POST", f"/api/tickets/{t['id']}/reply", [1, 2])
+    status, _ = await api.call("POST", f"/api/tickets/{t.id}/reply", [1, 2])
     assert status == 400
-    tickets.close(t["id"], "agent01", "已答复")
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/reply", {"text": "您好"})
+    tickets.close(t.id, "agent01", "已答复")
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/reply", {"text": "您好"})
     assert status == 409 and body["error"] == "closed"
 
 
 async def test_a_channel_that_cannot_be_reached_offers_a_phone_call_back(api: Client) -> None:
     t = _file("fax", channel="fax")  # no sender for this channel
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/reply", {"text": "您好，请问还有什么可以帮您？"})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/reply", {"text": "您好，请问还有什么可以帮您？"})
     assert status == 409 and body["callback"] is True and body["message"]
-    after = tickets.get(t["id"])
-    assert all(e["from"] != "agent" for e in after["transcript"])  # not sent, so not in the conversation
-    assert "未送达" in after["notes"][-1]["text"]
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/callback")
+    after = tickets.get(t.id)
+    assert all(e.sender != "agent" for e in after.transcript)  # not sent, so not in the conversation
+    assert "未送达" in after.notes[-1].text
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/callback")
     assert status == 200 and body["reason"] == "phone_callback"
     assert "电话回访" in body["notes"][-1]["text"]
 
 
 async def test_notes_stay_internal(api: Client) -> None:
     t = _file("c5")
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/notes", {"text": "已电话联系人社局窗口"})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/notes", {"text": "已电话联系人社局窗口"})
     assert status == 200 and body["notes"][-1]["agent"] == "agent01"
     assert await take_outbox("c5") == []
-    assert all(e["text"] != "已电话联系人社局窗口" for e in tickets.get(t["id"])["transcript"])
+    assert all(e.text != "已电话联系人社局窗口" for e in tickets.get(t.id).transcript)
 
 
 async def test_close_when_rasa_is_down_still_says_goodbye_and_asks_for_satisfaction(api: Client) -> None:
     t = _file("c6")
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/close", {"resolution": ""})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/close", {"resolution": ""})
     assert status == 400
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/close", {"resolution": "已告知补办流程"})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/close", {"resolution": "已告知补办流程"})
     assert status == 200
     assert (body["status"], body["resolution"], body["resumed_in_rasa"]) == ("closed", "已告知补办流程", False)
     assert handoff.current("c6") is None  # the bot answers this citizen again
     cat = catalogue.load()
     assert _texts(await take_outbox("c6")) == [
-        cat.text("utter_agent_left", ticket_id=t["id"]),
-        cat.text("utter_ask_satisfaction", ticket_id=t["id"]),
+        cat.text("utter_agent_left", ticket_id=t.id),
+        cat.text("utter_ask_satisfaction", ticket_id=t.id),
     ]
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/close", {"resolution": "again"})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/close", {"resolution": "again"})
     assert status == 409
 
 
 async def test_closing_an_old_ticket_does_not_end_a_newer_handoff(api: Client) -> None:
     old = _file("c7", key="old")
     new = _file("c7", key="new")  # the citizen is now handed off on the newer ticket
-    status, _ = await api.call("POST", f"/api/tickets/{old['id']}/close", {"resolution": "重复"})
+    status, _ = await api.call("POST", f"/api/tickets/{old.id}/close", {"resolution": "重复"})
     assert status == 200
-    assert handoff.current("c7")["ticket_id"] == new["id"]
+    assert handoff.current("c7")["ticket_id"] == new.id
 
 
 # ---------------------------------------------------------------- canned replies
@@ -277,7 +289,7 @@ async def test_closing_an_old_ticket_does_not_end_a_newer_handoff(api: Client) -
 
 async def test_canned_replies_come_from_the_catalogue(api: Client) -> None:
     t = _file("c8", department="hrss")
-    status, found = await api.call("GET", f"/api/canned?ticket_id={t['id']}&q=社保卡")
+    status, found = await api.call("GET", f"/api/canned?ticket_id={t.id}&q=社保卡")
     assert status == 200 and found
     cat = catalogue.load()
     for item in found:
@@ -359,7 +371,7 @@ def wechat(api: Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 async def test_a_reply_reaches_a_wechat_citizen_through_customer_service_messages(api: Client, wechat: Any) -> None:
     t = _file("oWx-citizen-1", channel="wechat")
     status, body = await api.call(
-        "POST", f"/api/tickets/{t['id']}/reply", {"text": "您好，我是12345坐席，已收到您的诉求。"}
+        "POST", f"/api/tickets/{t.id}/reply", {"text": "您好，我是12345坐席，已收到您的诉求。"}
     )
     assert status == 200, body
     assert wechat.sent_to("oWx-citizen-1")[-1] == "您好，我是12345坐席，已收到您的诉求。"
@@ -368,11 +380,11 @@ async def test_a_reply_reaches_a_wechat_citizen_through_customer_service_message
 async def test_after_wechats_48_hours_the_desk_offers_a_phone_call_back(api: Client, wechat: Any) -> None:
     t = _file("oWx-citizen-2", channel="wechat")
     wechat.fail_with["oWx-citizen-2"] = 45015  # WeChat: response out of time limit
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/reply", {"text": "您好，请问问题解决了吗？"})
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/reply", {"text": "您好，请问问题解决了吗？"})
     assert status == 409 and body["error"] == "window_expired" and body["callback"] is True
     assert "48" in body["message"]
-    after = tickets.get(t["id"])
-    assert all(e["from"] != "agent" for e in after["transcript"])
-    assert "48" in after["notes"][-1]["text"]
-    status, body = await api.call("POST", f"/api/tickets/{t['id']}/callback")
+    after = tickets.get(t.id)
+    assert all(e.sender != "agent" for e in after.transcript)
+    assert "48" in after.notes[-1].text
+    status, body = await api.call("POST", f"/api/tickets/{t.id}/callback")
     assert status == 200 and body["reason"] == "phone_callback"

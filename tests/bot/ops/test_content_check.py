@@ -115,6 +115,19 @@ EDITS: list[tuple[str, Callable[[Path], None], str]] = [
     ("a phrase rule that flags legitimate text",
      lambda root: _edit(root / "data" / "forbidden_phrases.yml", 'pattern: "(?<!迷)你(?!们)"', 'pattern: "你"'), "flags its ok example"),
     ("a broken phrase list", lambda root: _edit(root / "data" / "forbidden_phrases.yml", 'pattern: "[哑啞]巴"', 'pattern: "[哑啞巴"'), "cannot be read"),
+    ("a report topic without kind and priority",
+     lambda root: _edit(root / "data" / "topics.yml", "report:\n", "report:\n  report_parking: {title: 违章停车, department: traffic_police}\n"),
+     "ticket routing: report_parking: files tickets but has no kind"),
+    ("a report topic without priority",
+     lambda root: _edit(root / "data" / "topics.yml", "department: transport, kind: complaint, priority: P2}", "department: transport, kind: complaint}"),
+     "ticket routing: report_taxi: files tickets but has no priority"),
+    ("an unknown kind", lambda root: _edit(root / "data" / "topics.yml", "kind: complaint, priority: P2}", "kind: complain, priority: P2}"),
+     "ticket routing: report_consumer: kind “complain” is not one of consult, help, complaint, report, suggestion"),
+    ("an unknown priority", lambda root: _edit(root / "data" / "topics.yml", "kind: help, priority: P0,", "kind: help, priority: P3,"),
+     "ticket routing: self_harm: priority “P3” is not one of P0, P1, P2"),
+    ("the handoff intent without routing",
+     lambda root: _edit(root / "data" / "topics.yml", "request_human: {title: 要求人工服务, department: hotline, kind: consult, priority: P2}", "request_human: 要求人工服务"),
+     "ticket routing: request_human: files tickets but has no kind"),
 ]  # fmt: skip
 
 
