@@ -74,12 +74,12 @@ def report_in_progress(active_loop_name: str | None) -> bool:
     return active_loop_name == REPORT_FORM
 
 
-def joins(kept: list[dict[str, Any]], ticket: dict[str, Any] | None) -> bool:
-    """Whether the citizen's newest ticket is the report the kept media were sent for."""
-    if not kept or ticket is None:
+def joins(kept: list[dict[str, Any]], filed_at: datetime | None) -> bool:
+    """Whether the citizen's newest ticket, filed at `filed_at`, is the report the kept media were sent for."""
+    if not kept or filed_at is None:
         return False
     since = min(datetime.fromisoformat(a["received_at"]) for a in kept)
-    return datetime.fromisoformat(ticket["created_at"]) >= since - FILED_SLACK
+    return filed_at >= since - FILED_SLACK
 
 
 async def keep(sender_id: str, attachment: Attachment) -> None:
@@ -114,10 +114,10 @@ async def file_kept(sender_id: str, active_loop: Callable[[], Awaitable[str | No
         newest = await asyncio.to_thread(tickets.query, sender_id=sender_id, limit=1)
         ticket = newest[0] if newest else None
         filed = Filed(len(kept), None)
-        if ticket is not None and joins(kept, ticket):
+        if ticket is not None and joins(kept, ticket.created_at):
             for attachment in kept:
-                await asyncio.to_thread(tickets.add_attachment, ticket["id"], attachment)
-            filed = Filed(len(kept), str(ticket["id"]))
+                await asyncio.to_thread(tickets.add_attachment, ticket.id, attachment)
+            filed = Filed(len(kept), ticket.id)
         await r.delete(key)  # filed with the ticket, or the report was abandoned
         return filed
     finally:

@@ -142,10 +142,10 @@ def create_app(cfg: settings.Settings | None = None) -> web.Application:
     app.router.add_static("/static/", STATIC, append_version=True)
     app.add_routes(api.routes)
     app.add_routes(live.routes)
-    app.on_startup.append(_start_worker)
+    app.on_startup.append(_start_worker)  # type: ignore[arg-type]  # aiohttp 3.9 types its signals for aiosignal<1.4; rasa pins aiohttp, aiosignal 1.4 is what resolves
     # 个人信息保护法: expired tickets, audit and conversation records are purged once a day
     retention.start_retention_task(app)
-    app.on_shutdown.append(live.close_all)
-    app.on_cleanup.append(_stop_worker)
+    app.on_shutdown.append(live.close_all)  # type: ignore[arg-type]  # aiohttp 3.9 types its signals for aiosignal<1.4; rasa pins aiohttp, aiosignal 1.4 is what resolves
+    app.on_cleanup.append(_stop_worker)  # type: ignore[arg-type]  # aiohttp 3.9 types its signals for aiosignal<1.4; rasa pins aiohttp, aiosignal 1.4 is what resolves
     supervisor.add_routes(app)  # the supervision report (/supervisor)
     return app

@@ -10,6 +10,7 @@ approved responses through the sender instead, so the citizen is never left with
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -123,7 +124,7 @@ async def resume_conversation(ticket: tickets.Ticket) -> bool:
         log.warning("Rasa has no output channel %r; the desk delivers the closing messages", channel)
         sender = _sender(channel)
         for message in collected:
-            await _call(lambda m=message: sender.send_response(sender_id, m))
+            await _call(functools.partial(sender.send_response, sender_id, message))
     return True
 
 

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 KEEPALIVE_MS = 15000
-CLIENTS = web.AppKey("live_clients", set)
+CLIENTS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("live_clients")
 
 
 def _visible(event: dict[str, Any], departments: tuple[str, ...]) -> bool:
@@ -52,7 +52,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     await resp.prepare(request)
     task = asyncio.current_task()
-    clients: set = request.app[CLIENTS]
+    assert task is not None  # aiohttp runs every handler in a task
+    clients = request.app[CLIENTS]
     clients.add(task)
     # its own connection, with a read timeout longer than the blocking read (the shared
     # clients' 2 s timeout would cut every XREAD BLOCK short)
@@ -91,5 +92,6 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 async def close_all(app: web.Application) -> None:
     """On shutdown: end every open stream so the process stops at once (browsers reconnect)."""
-    for task in list(app[CLIENTS]):
+    clients = app[CLIENTS]
+    for task in list(clients):
         task.cancel()

@@ -21,7 +21,7 @@ from bot.infra import settings
 
 log = logging.getLogger("training")
 TRAIN_DATA = ["data/nlu", "data/rules", "data/stories", "data/responses"]
-INPUTS = ["config.yml", "domain.yml", "data/jieba", *TRAIN_DATA, "bot/nlu"]
+INPUTS = ["config.yml", "domain.yml", "data/jieba", *TRAIN_DATA, "bot/rasa/nlu"]
 
 
 def fingerprint(root: Path = settings.ROOT) -> str:

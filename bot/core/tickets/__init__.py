@@ -12,7 +12,7 @@ Callers use this package's names (`tickets.create`, `tickets.Ticket`), not the m
 
 from bot.core.tickets.lifecycle import ClaimedByOther, Closed, NotFound, TicketError
 from bot.core.tickets.matter import take_up
-from bot.core.tickets.model import SATISFACTION, Note, Speaker, Ticket, TranscriptLine, iso
+from bot.core.tickets.model import SATISFACTION, Note, Speaker, Ticket, TranscriptLine
 from bot.core.tickets.records import (
     add_attachment,
     add_note,
@@ -50,6 +50,7 @@ from bot.core.tickets.texts import (
     report_summary,
     status_text,
 )
+from bot.core.tickets.timefmt import iso
 
 __all__ = [
     "CALLBACK",

@@ -12,21 +12,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, cast
 
-from bot.core import city, topics
+from bot.core import topics
 from bot.core.privacy import mask
 from bot.core.tickets import lifecycle, texts
+from bot.core.tickets.timefmt import iso
 from bot.core.vocabulary import Channel, Kind, Priority, Status
 from bot.infra import db
 
 # who said a transcript line (the JSON's "from")
 Speaker = Literal["citizen", "bot", "agent"]
 SATISFACTION = ("满意", "基本满意", "不满意")
-
-
-def iso(dt: datetime | None) -> str | None:
-    """The API's time format: ISO 8601 to the second, in the city's time zone."""
-    dt = db.aware(dt)
-    return dt.astimezone(city.timezone()).isoformat(timespec="seconds") if dt else None
 
 
 def _aware(dt: datetime | None) -> datetime:

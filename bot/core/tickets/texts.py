@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.core import topics
+from bot.core.tickets.timefmt import iso
 from bot.core.vocabulary import Status
 
 if TYPE_CHECKING:
@@ -102,8 +103,6 @@ def report_description(what: str, when: str | None, id_number: str | None) -> st
 
 def status_text(ticket: Ticket) -> str:
     """One line for the citizen (check_ticket_status)."""
-    from bot.core.tickets.model import iso
-
     dept = ticket.department_name or ticket.department
     if ticket.status is Status.CLOSED:
         return f"已办结（{dept}），处理结果：{ticket.resolution or '已答复'}"

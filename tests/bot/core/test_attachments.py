@@ -15,6 +15,10 @@ def _at(seconds: float) -> str:
     return (base + timedelta(seconds=seconds)).isoformat(timespec="seconds")
 
 
+def _when(seconds: int) -> datetime:
+    return datetime.fromisoformat(_at(seconds))
+
+
 def test_only_the_report_form_keeps_media() -> None:
     assert attachments.report_in_progress("report_form")
     assert not attachments.report_in_progress(None)
@@ -36,11 +40,11 @@ def test_an_attachment_keeps_its_field_order_and_leaves_out_what_is_unset() -> N
 
 def test_kept_media_join_a_ticket_filed_since_the_first_of_them_and_its_failing_twin() -> None:
     kept = [{"received_at": _at(10)}, {"received_at": _at(0)}]
-    assert attachments.joins(kept, {"created_at": _at(30)})
-    assert attachments.joins(kept, {"created_at": _at(-5)})  # another process's clock, a little behind
-    assert not attachments.joins(kept, {"created_at": _at(-6)})  # an older ticket: the report was abandoned
+    assert attachments.joins(kept, _when(30))
+    assert attachments.joins(kept, _when(-5))  # another process's clock, a little behind
+    assert not attachments.joins(kept, _when(-6))  # an older ticket: the report was abandoned
     assert not attachments.joins(kept, None)
-    assert not attachments.joins([], {"created_at": _at(30)})
+    assert not attachments.joins([], _when(30))
 
 
 async def test_media_kept_during_a_report_join_its_ticket_once_the_form_is_over(redis_url: str, db_url: str) -> None:
