@@ -355,7 +355,8 @@ def test_figures_of_a_known_set_of_conversations(stack: Stack) -> None:
     assert all((r.tickets, r.replied, r.closed) == (1, 1, 1) for r in agents.values())
     elapsed_min = (end - start).total_seconds() / 60
     max_min = fig.agents.first_response.max_min
-    assert fig.agents.first_response.n == 3 and max_min is not None and 0 < max_min < elapsed_min
+    # minutes to two decimals: agents answering within 0.3 s of the filing (a quiet machine) show 0.0
+    assert fig.agents.first_response.n == 3 and max_min is not None and 0 <= max_min < elapsed_min
 
     # satisfaction: 4 conversations asked "有帮助吗" (A once for two answers), 2 answered (yes, no);
     # 3 closed tickets asked to rate, all rated: 满意 (crisis), 基本满意 (report), 不满意 (handoff)
