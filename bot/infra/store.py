@@ -51,8 +51,4 @@ def async_client(url: str | None = None) -> aioredis.Redis:
     return entry[1]
 
 
-class Unavailable(Exception):
-    """Redis could not be reached; the caller answers politely and retries later."""
-
-
 ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)

@@ -20,7 +20,7 @@ from pathlib import Path
 from bot.infra import settings
 
 log = logging.getLogger("training")
-TRAIN_DATA = ["data/nlu", "data/rules", "data/stories", "data/responses"]
+TRAIN_DATA = ["data/nlu", "data/rules", "data/responses"]
 INPUTS = ["config.yml", "domain.yml", "data/jieba", *TRAIN_DATA, "bot/nlu"]
 
 

@@ -34,18 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.infra import settings
+from bot.ops import evaluate, quality, training
 from bot.ops.spreadsheet import MIN_EXAMPLES, TOPIC_KINDS, load_project, normalise, parse_nlu
 
-TRAIN_DATA = ["data/nlu", "data/rules", "data/stories", "data/responses"]
 VALIDATED = "validated.json"
-KIND_ZH = {
-    "faq": "常见问题（FAQ）",
-    "report": "投诉举报（报事）",
-    "deflect": "劝导（超出受理范围等）",
-    "crisis": "危机",
-    "core": "对话（问候、确认、转人工等）",
-    "other": "其他",
-}
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -58,22 +50,6 @@ class Finding:
         return f"  {'错误' if self.level == 'error' else '警告'}：{self.zh}"
 
 
-def _titles(root: Path) -> dict[str, str]:
-    from bot.core import topics
-
-    try:
-        cat = topics.load(str(root / "data" / "topics.yml"))
-    except (OSError, ValueError):
-        return {}
-    return {intent: t.title for intent, t in cat.topics.items()}
-
-
-def _name(intent: str, titles: dict[str, str]) -> str:
-    if intent == "nlu_fallback":
-        return "没听懂（兜底）"
-    return f"{intent}（{titles[intent]}）" if intent in titles else intent
-
-
 # --------------------------------------------------------------------------------------------
 # 1. examples
 
@@ -82,7 +58,7 @@ def check_examples(root: Path | None = None) -> list[Finding]:
     """Conflicts, duplicates and too few examples in data/nlu, with file:line for each."""
     root = (root or settings.ROOT).resolve()
     project = load_project(root)
-    titles = _titles(root)
+    titles = quality.topic_titles(root)
     where: dict[str, list[tuple[str, str, str]]] = defaultdict(list)  # words -> (intent, file:line, text)
     counts: dict[str, int] = defaultdict(int)
     for intent, blocks in project.nlu.items():
@@ -100,12 +76,12 @@ def check_examples(root: Path | None = None) -> list[Finding]:
             first = places[0]
             other = next(p for p in places if p[0] != first[0])
             findings.append(Finding("error",
-                f"例句冲突：“{first[2]}”（{first[1]}）属于 {_name(first[0], titles)}，"
-                f"“{other[2]}”（{other[1]}）却属于 {_name(other[0], titles)}。"
+                f"例句冲突：“{first[2]}”（{first[1]}）属于 {quality.name(first[0], titles)}，"
+                f"“{other[2]}”（{other[1]}）却属于 {quality.name(other[0], titles)}。"
                 "同一句话只能属于一个意图，否则模型学不会区分它们；请删掉标错的那一条。"))  # fmt: skip
         elif len(places) > 1:
             findings.append(Finding("warning",
-                f"例句重复：“{places[0][2]}” 在 {_name(intents[0], titles)} 下出现 {len(places)} 次"
+                f"例句重复：“{places[0][2]}” 在 {quality.name(intents[0], titles)} 下出现 {len(places)} 次"
                 f"（{'、'.join(p[1] for p in places)}），保留一条即可。"))  # fmt: skip
     for intent, kind in project.kinds.items():
         if kind not in TOPIC_KINDS:
@@ -114,7 +90,7 @@ def check_examples(root: Path | None = None) -> list[Finding]:
         if n < MIN_EXAMPLES:
             files = sorted({str(b.path.relative_to(root)) for b in project.nlu.get(intent, [])})
             findings.append(Finding("error",
-                f"例句太少：{_name(intent, titles)} 只有 {n} 条例句，至少需要 {MIN_EXAMPLES} 条"
+                f"例句太少：{quality.name(intent, titles)} 只有 {n} 条例句，至少需要 {MIN_EXAMPLES} 条"
                 f"（{'、'.join(files) or '还没有例句文件'}）。请补充群众的不同说法：口语、方言、错别字、长句、替家人问。"))  # fmt: skip
     heldout = root / "tests" / "nlu" / "heldout.yml"
     if heldout.exists():
@@ -139,7 +115,7 @@ def _env() -> dict[str, str]:
 
 def rasa_validate(root: Path) -> tuple[bool, list[str]]:
     rasa = str(Path(sys.executable).parent / "rasa")
-    cmd = [rasa, "data", "validate", "--fail-on-warnings", "--data", *TRAIN_DATA,
+    cmd = [rasa, "data", "validate", "--fail-on-warnings", "--data", *training.TRAIN_DATA,
            "--domain", "domain.yml", "--config", "config.yml"]  # fmt: skip
     p = subprocess.run(cmd, cwd=root, env=_env(), capture_output=True, text=True)  # noqa: S603 - fixed argument list
     if p.returncode == 0:
@@ -166,74 +142,6 @@ def content_check(root: Path) -> tuple[bool, list[str]]:
     if p.returncode != 0 and not lines:
         lines = (p.stdout + p.stderr).strip().splitlines()[-20:]
     return p.returncode == 0, lines
-
-
-# --------------------------------------------------------------------------------------------
-# 6. regressions
-
-
-def _pct(x: float) -> str:
-    return f"{x:.1%}"
-
-
-def regressions(old: dict[str, Any], new: dict[str, Any], tolerance: float = 0.0) -> list[str]:
-    """What got worse from `old` to `new` figures (bot.ops.evaluate's format), in Chinese; empty
-    when nothing did. `tolerance` is in absolute rate (0.01 = one percentage point)."""
-    eps = tolerance + 1e-9
-    lines: list[str] = []
-    titles = _titles(settings.ROOT)
-
-    def worse(label: str, a: float, b: float, n: int | None, higher_is_better: bool, why: str = "") -> None:
-        diff = (a - b) if higher_is_better else (b - a)
-        if diff <= eps:
-            return
-        count = f"，约 {round(diff * n)} 条" if n else ""
-        lines.append(f"{label}：{_pct(a)} → {_pct(b)}（变差 {diff * 100:.1f} 个百分点{count}）{why}")
-
-    # the one error this product cannot make comes first
-    if "crisis_recall" in old:
-        crisis_n = (new.get("crisis") or {}).get("n")
-        worse("危机识别率下降", old["crisis_recall"], new.get("crisis_recall", 0.0), crisis_n, True,
-              "：有危机消息（自伤、险情、儿童）没有被识别，这是最严重的退步")  # fmt: skip
-    for kind, zh in KIND_ZH.items():
-        if kind not in old:
-            continue
-        o, n = old[kind], new.get(kind)
-        if not n:
-            lines.append(f"{zh}：评估结果里没有这一类了（之前有 {o.get('n', 0)} 条）")
-            continue
-        worse(f"{zh} 准确率下降", o["accuracy"], n["accuracy"], n.get("n"), True)
-        worse(f"{zh} 没听懂（兜底）的比例上升", o["fallback_rate"], n["fallback_rate"], n.get("n"), False)
-    if "false_accept" in old:
-        worse("误答率上升", old["false_accept"], new.get("false_accept", 1.0), None, False,
-              "：投诉举报或劝导类消息被当成常见问题回答了")  # fmt: skip
-    if "crisis_false_alarm" in old:
-        worse("危机误报率上升", old["crisis_false_alarm"], new.get("crisis_false_alarm", 1.0), None, False,
-              "：普通消息被当成危机，会占用值班人员")  # fmt: skip
-    if not lines:
-        return []
-    before = {(c["expected"], c["predicted"]): c["count"] for c in old.get("worst_confusions") or []}
-    grown = [
-        (c["count"] - before.get((c["expected"], c["predicted"]), 0), c)
-        for c in new.get("worst_confusions") or []
-        if c["count"] > before.get((c["expected"], c["predicted"]), 0)
-    ]
-    grown.sort(key=lambda x: -x[0])
-    if grown:
-        lines.append("原因（新出现或变多的混淆）：")
-    for _, c in grown[:5]:
-        e, p = c["expected"], c["predicted"]
-        was = before.get((e, p), 0)
-        lines.append(f"  · {_name(e, titles)} 被识别成 {_name(p, titles)}：{c['count']} 次（之前 {was} 次）")
-        if p == "nlu_fallback":
-            lines.append(f"    建议：为 {e} 补充这类说法的例句。")
-        else:
-            lines.append(f"    建议：检查 {p} 的例句里是否混进了 {e} 的说法，并为 {e} 补充能和它区分开的例句。")
-    if old.get("examples") and new.get("examples") and old["examples"] != new["examples"]:
-        lines.append(
-            f"注意：评估集从 {old['examples']} 条变成了 {new['examples']} 条，部分差异可能来自评估集本身的变化。"
-        )
-    return lines
 
 
 def baseline(root: Path) -> tuple[dict[str, Any] | None, str]:
@@ -332,8 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.figures:
         figures = json.loads(args.figures.read_text(encoding="utf-8"))
     else:
-        from bot.ops import evaluate, training
-
         _stage(4, total, "训练模型（数据没变时直接用已有模型）")
         try:
             model = training.train()
@@ -351,9 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         results = settings.ROOT / "results"
         results.mkdir(exist_ok=True)
         (results / "eval.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
-        summary = [f"{KIND_ZH.get(k, k)}：准确率 {_pct(v['accuracy'])}（{v['n']} 条）"
+        summary = [f"{quality.KIND_ZH.get(k, k)}：准确率 {quality.pct(v['accuracy'])}（{v['n']} 条）"
                    for k, v in figures.items() if isinstance(v, dict) and "accuracy" in v]  # fmt: skip
-        summary.append(f"危机识别率 {_pct(figures['crisis_recall'])}，误答率 {_pct(figures['false_accept'])}")
+        summary.append(
+            f"危机识别率 {quality.pct(figures['crisis_recall'])}，误答率 {quality.pct(figures['false_accept'])}"
+        )
         missed = evaluate.verdicts(figures)
         if missed:
             summary.append("未达到目标（不影响本次结果，但请留意）：" + "；".join(missed))
@@ -370,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         _result(True, ["还没有提交过质量数据（docs/quality.json），本次结果将作为基线。"], "无可对比的基线")
         worse: list[str] = []
     else:
-        worse = regressions(old, figures, args.tolerance)
+        worse = quality.regressions(old, figures, args.tolerance)
         _result(not worse, [f"基线：{where}", *worse], "没有任何一类变差")
     if worse:
         sys.stdout.write("\n未通过：和上次提交相比，上面这些变差了。请按建议修改例句后重新运行 make validate；"
@@ -382,14 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if not args.figures:
-        from bot.ops import evaluate
-
         docs = settings.ROOT / "docs"
         docs.mkdir(exist_ok=True)
         (docs / "quality.md").write_text(evaluate.markdown(figures, str(model)), encoding="utf-8")
         (docs / "quality.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        from bot.ops import training
-
         state = {"model": model.name, "data_fingerprint": training.fingerprint(),
                  "validated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
         (Path(settings.load().model_dir) / VALIDATED).write_text(
