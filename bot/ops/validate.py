@@ -35,7 +35,8 @@ from typing import Any
 
 from bot.infra import settings
 from bot.ops import evaluate, quality, training
-from bot.ops.spreadsheet import MIN_EXAMPLES, TOPIC_KINDS, load_project, normalise, parse_nlu
+from bot.ops.spreadsheet_book import MIN_EXAMPLES, normalise
+from bot.ops.spreadsheet_yaml import TOPIC_KINDS, load_project, parse_nlu
 
 VALIDATED = "validated.json"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -94,8 +95,7 @@ def check_examples(root: Path | None = None) -> list[Finding]:
                 f"（{'、'.join(files) or '还没有例句文件'}）。请补充群众的不同说法：口语、方言、错别字、长句、替家人问。"))  # fmt: skip
     heldout = root / "tests" / "nlu" / "heldout.yml"
     if heldout.exists():
-        lines = heldout.read_text(encoding="utf-8").split("\n")
-        for b in parse_nlu(heldout, lines):
+        for b in parse_nlu(heldout, heldout.read_text(encoding="utf-8")):
             for text, line in zip(b.examples, b.examples_line, strict=True):
                 hits = where.get(normalise(text))
                 if hits:
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             "\n检查通过，但用的不是当前数据训练的模型（SKIP_TRAIN=1），所以没有更新质量数据，也不能 make ship。\n"
         )
         return 0
-    if not args.figures:
+    if not args.figures and model is not None:
         docs = settings.ROOT / "docs"
         docs.mkdir(exist_ok=True)
         (docs / "quality.md").write_text(evaluate.markdown(figures, str(model)), encoding="utf-8")
