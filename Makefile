@@ -8,11 +8,10 @@ export PYTHONPATH := $(CURDIR)
 export PYTHONDONTWRITEBYTECODE := 1
 # no telemetry or error reports leave the machine (and none could: only registries are reachable)
 export RASA_TELEMETRY_ENABLED := false
-TRAIN_DATA := data/nlu data/rules data/stories data/responses
+TRAIN_DATA := data/nlu data/rules data/responses
 STAMP := $(VENV)/.installed
 
-.PHONY: nginx
-.PHONY: help setup browser postgres train run test test-fast lint typecheck lint-content validate eval bench report seed lock clean
+.PHONY: help setup browser postgres nginx train run test test-fast lint typecheck lint-content validate eval bench report seed clean
 .PHONY: export import ship rollback learn
 
 help: ## this list
@@ -98,9 +97,6 @@ report: setup ## supervision report for a date range (FROM=2026-11-01 TO=2026-11
 
 seed: setup ## play a realistic day through the running stack (`make run`), then write today's report
 	@set -a; [ ! -f .env ] || source .env; set +a; $(BIN)/python -m bot.ops.seed
-
-lock: ## regenerate requirements.lock (maintainers only; needs the registry)
-	$(PY) scripts/make_lock.py
 
 clean: ## remove trained models and local state (not .venv)
 	rm -rf models var .pytest_cache

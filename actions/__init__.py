@@ -11,15 +11,16 @@ in production.
 
 import importlib
 import logging
-import os
 
 from bot.core.privacy import install_logging_filter
+from bot.infra import settings
 
 install_logging_filter()
 
-_extra = os.environ.get("ACTIONS_EXTRA_MODULE", "").strip()
+_cfg = settings.load()
+_extra = _cfg.actions_extra_module.strip()
 if _extra:
-    if os.environ.get("APP_ENV", "development").strip() == "production":
+    if _cfg.production:
         logging.getLogger(__name__).error("ACTIONS_EXTRA_MODULE is ignored in production")
     else:
         logging.getLogger(__name__).warning("test actions loaded from %s (ACTIONS_EXTRA_MODULE)", _extra)

@@ -22,7 +22,7 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 
 from bot.core import catalogue, crisis, guard, handoff, tickets
 from bot.core.privacy import mask
-from bot.infra import db, settings, store
+from bot.infra import db, keys, settings, store
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +185,10 @@ async def citizen_state(sender_id: str, count: bool = True) -> tuple[bool, bool,
     try:
         pipe = r.pipeline(transaction=False)
         if limit > 0:  # per citizen across channels, per clock minute
-            key = f"rate:{sender_id}:{int(time.time() // 60)}"
+            key = keys.rate(sender_id, int(time.time() // 60))
             pipe.incr(key)
             pipe.expire(key, 120)
-        pipe.hgetall(handoff.state_key(sender_id))
+        pipe.hgetall(keys.handoff(sender_id))
         results = await pipe.execute()
     finally:
         await r.close()

@@ -17,16 +17,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.infra import settings, store
+from bot.infra import keys, settings, store
 from bot.rasa.patches.replay import CHECK_SAVED
 from channels.common import GuardedOutputChannel, Incoming, handle_incoming, model_version
 
 log = logging.getLogger(__name__)
 OUTBOX_TTL_S = 7 * 24 * 3600
-
-
-def _outbox(sender_id: str) -> str:
-    return f"outbox:rest:{sender_id}"
 
 
 class RestOutput(GuardedOutputChannel):
@@ -50,8 +46,8 @@ class RestOutput(GuardedOutputChannel):
             return
         r = store.async_client()
         try:
-            await r.rpush(_outbox(recipient_id), json.dumps(message, ensure_ascii=False))
-            await r.expire(_outbox(recipient_id), OUTBOX_TTL_S)
+            await r.rpush(keys.rest_outbox(recipient_id), json.dumps(message, ensure_ascii=False))
+            await r.expire(keys.rest_outbox(recipient_id), OUTBOX_TTL_S)
         finally:
             await r.close()
 
@@ -60,8 +56,8 @@ async def take_outbox(sender_id: str) -> list[dict[str, Any]]:
     r = store.async_client()
     try:
         pipe = r.pipeline()
-        pipe.lrange(_outbox(sender_id), 0, -1)
-        pipe.delete(_outbox(sender_id))
+        pipe.lrange(keys.rest_outbox(sender_id), 0, -1)
+        pipe.delete(keys.rest_outbox(sender_id))
         raw, _ = await pipe.execute()
     finally:
         await r.close()

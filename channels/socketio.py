@@ -45,14 +45,12 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.infra import settings, store
+from bot.infra import keys, settings, store
 from channels.common import GuardedOutputChannel, Incoming, handle_incoming
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
-# the Redis pub/sub channel every Rasa process (and the desk's sender) shares
-MANAGER_CHANNEL = "hotline:socketio"
 HISTORY_MAX = 200
 SEEN_TTL_S = 24 * 3600
 SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -87,10 +85,6 @@ def valid_session(session_id: Any, token: Any) -> bool:
 
 
 # ------------------------------------------------------------------------------------ history
-def _history_key(session_id: str) -> str:
-    return f"webchat:history:{session_id}"
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -100,9 +94,9 @@ async def append_history(session_id: str, entry: dict[str, Any]) -> None:
     r = store.async_client()
     try:
         pipe = r.pipeline()
-        pipe.rpush(_history_key(session_id), json.dumps(entry, ensure_ascii=False))
-        pipe.ltrim(_history_key(session_id), -HISTORY_MAX, -1)
-        pipe.expire(_history_key(session_id), ttl)
+        pipe.rpush(keys.webchat_history(session_id), json.dumps(entry, ensure_ascii=False))
+        pipe.ltrim(keys.webchat_history(session_id), -HISTORY_MAX, -1)
+        pipe.expire(keys.webchat_history(session_id), ttl)
         await pipe.execute()
     finally:
         await r.close()
@@ -111,7 +105,7 @@ async def append_history(session_id: str, entry: dict[str, Any]) -> None:
 async def read_history(session_id: str) -> list[dict[str, Any]]:
     r = store.async_client()
     try:
-        raw = await r.lrange(_history_key(session_id), 0, -1)
+        raw = await r.lrange(keys.webchat_history(session_id), 0, -1)
     finally:
         await r.close()
     out = []
@@ -127,7 +121,7 @@ async def first_time_seen(session_id: str, message_id: str) -> bool:
     """False when this message of this session was already taken (a re-send after a drop)."""
     r = store.async_client()
     try:
-        return bool(await r.set(f"webchat:seen:{session_id}:{message_id}", "1", nx=True, ex=SEEN_TTL_S))
+        return bool(await r.set(keys.webchat_seen(session_id, message_id), "1", nx=True, ex=SEEN_TTL_S))
     finally:
         await r.close()
 
@@ -191,7 +185,7 @@ class SocketIOOutput(GuardedOutputChannel):
             await self.sio.emit(self.bot_message_evt, entry, room=room)
             return
         manager = socketio.AsyncRedisManager(
-            settings.load().effective_redis_url, channel=MANAGER_CHANNEL, write_only=True
+            settings.load().effective_redis_url, channel=keys.SOCKETIO_CHANNEL, write_only=True
         )
         try:
             await manager.emit(self.bot_message_evt, entry, namespace="/", room=room)
@@ -310,7 +304,7 @@ class SocketIOInput(RasaSocketIOInput):
             # [] = engine.io leaves CORS to Sanic-CORS (Rasa's --cors), as Rasa does; sessions
             # are bound by signature, not by cookies, so another site's page gains nothing
             cors_allowed_origins=[],
-            client_manager=socketio.AsyncRedisManager(cfg.effective_redis_url, channel=MANAGER_CHANNEL),
+            client_manager=socketio.AsyncRedisManager(cfg.effective_redis_url, channel=keys.SOCKETIO_CHANNEL),
             max_http_buffer_size=cfg.max_body_bytes,
         )
         self.sio = sio

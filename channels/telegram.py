@@ -36,7 +36,7 @@ from sanic.response import HTTPResponse
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.infra import settings, store
+from bot.infra import keys, settings, store
 from channels.common import GuardedOutputChannel, Incoming, handle_incoming
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ async def _callback_data(payload: str) -> str:
     key = "cb:" + hashlib.sha256(payload.encode()).hexdigest()[:32]
     r = store.async_client()
     try:
-        await r.set(f"telegram:{key}", payload, ex=CALLBACK_TTL_S)
+        await r.set(keys.telegram_callback(key), payload, ex=CALLBACK_TTL_S)
     finally:
         await r.close()
     return key
@@ -112,7 +112,7 @@ async def _payload_of(data: str) -> str | None:
         return data
     r = store.async_client()
     try:
-        return await r.get(f"telegram:{data}")
+        return await r.get(keys.telegram_callback(data))
     finally:
         await r.close()
 
@@ -121,7 +121,7 @@ async def first_delivery(token: str, update_id: int) -> bool:
     """True the first time this update reaches any process; False for a re-delivery."""
     r = store.async_client()
     try:
-        return bool(await r.set(f"telegram:update:{_bot_id(token)}:{update_id}", "1", nx=True, ex=UPDATE_TTL_S))
+        return bool(await r.set(keys.telegram_update(_bot_id(token), update_id), "1", nx=True, ex=UPDATE_TTL_S))
     finally:
         await r.close()
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.infra import settings, store
+from bot.infra import keys, settings, store
 
-EVENTS = "desk:events"
 EVENTS_MAXLEN = 10000
 
 # delete the key only when it still belongs to this ticket: closing an old ticket must not end
@@ -31,38 +30,29 @@ return 0
 """
 
 
-def _key(sender_id: str) -> str:
-    return f"handoff:{sender_id}"
-
-
-def state_key(sender_id: str) -> str:
-    """The Redis hash `current` reads (for callers that read it in their own pipeline)."""
-    return _key(sender_id)
-
-
 def _ttl_s() -> int:
     return max(int(settings.load().handoff_ttl_hours * 3600), 60)
 
 
 def start(sender_id: str, ticket_id: str, channel: str) -> None:
     pipe = store.client().pipeline()
-    pipe.delete(_key(sender_id))
-    pipe.hset(_key(sender_id), mapping={"ticket_id": ticket_id, "channel": channel})
-    pipe.expire(_key(sender_id), _ttl_s())
+    pipe.delete(keys.handoff(sender_id))
+    pipe.hset(keys.handoff(sender_id), mapping={"ticket_id": ticket_id, "channel": channel})
+    pipe.expire(keys.handoff(sender_id), _ttl_s())
     pipe.execute()
 
 
 def current(sender_id: str) -> dict[str, str] | None:
-    data = store.client().hgetall(_key(sender_id))
+    data = store.client().hgetall(keys.handoff(sender_id))
     return data or None
 
 
 def touch(sender_id: str, ticket_id: str) -> bool:
     """Renew the handoff (agent activity); False when the citizen is not handed off on this ticket."""
     r = store.client()
-    if r.hget(_key(sender_id), "ticket_id") != ticket_id:
+    if r.hget(keys.handoff(sender_id), "ticket_id") != ticket_id:
         return False
-    r.expire(_key(sender_id), _ttl_s())
+    r.expire(keys.handoff(sender_id), _ttl_s())
     return True
 
 
@@ -70,8 +60,8 @@ def end(sender_id: str, ticket_id: str | None = None) -> bool:
     """The bot answers this citizen again. With `ticket_id`, only if that ticket holds the handoff."""
     r = store.client()
     if ticket_id is None:
-        return bool(r.delete(_key(sender_id)))
-    return bool(r.eval(_END_IF_TICKET, 1, _key(sender_id), ticket_id))
+        return bool(r.delete(keys.handoff(sender_id)))
+    return bool(r.eval(_END_IF_TICKET, 1, keys.handoff(sender_id), ticket_id))
 
 
 def _payload(event_type: str, data: dict[str, Any]) -> str:
@@ -79,13 +69,13 @@ def _payload(event_type: str, data: dict[str, Any]) -> str:
 
 
 def publish(event_type: str, **data: Any) -> None:
-    store.client().xadd(EVENTS, {"event": _payload(event_type, data)}, maxlen=EVENTS_MAXLEN, approximate=True)
+    store.client().xadd(keys.DESK_EVENTS, {"event": _payload(event_type, data)}, maxlen=EVENTS_MAXLEN, approximate=True)
 
 
 async def apublish(event_type: str, **data: Any) -> None:
     r = store.async_client()
     try:
-        await r.xadd(EVENTS, {"event": _payload(event_type, data)}, maxlen=EVENTS_MAXLEN, approximate=True)
+        await r.xadd(keys.DESK_EVENTS, {"event": _payload(event_type, data)}, maxlen=EVENTS_MAXLEN, approximate=True)
     finally:
         await r.close()
 
@@ -94,7 +84,7 @@ async def read_events(
     r: Any, last_id: str, block_ms: int = 15000, count: int = 100
 ) -> list[tuple[str, dict[str, Any]]]:
     """Events after `last_id` ("$": only new ones), waiting up to `block_ms` for the first."""
-    found = await r.xread({EVENTS: last_id}, count=count, block=block_ms)
+    found = await r.xread({keys.DESK_EVENTS: last_id}, count=count, block=block_ms)
     out: list[tuple[str, dict[str, Any]]] = []
     for _stream, entries in found or []:
         for entry_id, fields in entries:
@@ -107,5 +97,5 @@ async def read_events(
 
 async def last_event_id(r: Any) -> str:
     """The id of the newest event, "0-0" when there is none (a client starting now skips history)."""
-    newest = await r.xrevrange(EVENTS, count=1)
+    newest = await r.xrevrange(keys.DESK_EVENTS, count=1)
     return newest[0][0] if newest else "0-0"

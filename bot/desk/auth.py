@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.desk import users
-from bot.infra import settings, store
+from bot.infra import keys, settings, store
 
 log = logging.getLogger(__name__)
 COOKIE = "desk_session"
@@ -58,16 +58,12 @@ class Identity:
         }
 
 
-def _session_key(sid: str) -> str:
-    return f"desk:session:{sid}"
-
-
 async def create_session(user: users.User) -> tuple[str, str]:
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     ttl = int(settings.load().desk_session_hours * 3600)
     r = store.async_client()
     try:
-        await r.set(_session_key(sid), json.dumps({"u": user.name, "csrf": csrf}), ex=ttl)
+        await r.set(keys.desk_session(sid), json.dumps({"u": user.name, "csrf": csrf}), ex=ttl)
     finally:
         await r.close()
     return sid, csrf
@@ -76,7 +72,7 @@ async def create_session(user: users.User) -> tuple[str, str]:
 async def drop_session(sid: str) -> None:
     r = store.async_client()
     try:
-        await r.delete(_session_key(sid))
+        await r.delete(keys.desk_session(sid))
     finally:
         await r.close()
 
@@ -86,7 +82,7 @@ async def _from_session(sid: str) -> Identity | None:
         return None
     r = store.async_client()
     try:
-        raw = await r.get(_session_key(sid))
+        raw = await r.get(keys.desk_session(sid))
     finally:
         await r.close()
     if not raw:
@@ -150,7 +146,7 @@ async def middleware(
 async def login_allowed(name: str, remote: str) -> bool:
     r = store.async_client()
     try:
-        counts = {k: await r.get(f"desk:loginfail:{k}:{v}") for k, v in (("u", name), ("a", remote))}
+        counts = {k: await r.get(keys.desk_login_failures(k, v)) for k, v in (("u", name), ("a", remote))}
     finally:
         await r.close()
     return all(int(c or 0) < LOGIN_FAILURES[k] for k, c in counts.items())
@@ -159,8 +155,8 @@ async def login_allowed(name: str, remote: str) -> bool:
 async def login_failed(name: str, remote: str) -> None:
     r = store.async_client()
     try:
-        for k in (f"u:{name}", f"a:{remote}"):
-            key = f"desk:loginfail:{k}"
+        for kind, value in (("u", name), ("a", remote)):
+            key = keys.desk_login_failures(kind, value)
             await r.incr(key)
             await r.expire(key, 900)
     finally:

@@ -69,8 +69,4 @@ def async_client(url: str | None = None) -> aioredis.Redis[str]:
     return entry[1]
 
 
-class Unavailable(Exception):
-    """Redis could not be reached; the caller answers politely and retries later."""
-
-
 ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)

@@ -5,7 +5,7 @@ the training data) with the real model, in process, and reports per kind (faq, r
 crisis, core): accuracy, fallback rate, the false-accept rate (an out-of-scope, deflect or
 report message that receives an FAQ answer) and crisis recall, plus the worst confusions.
 Writes docs/quality.md (the table and the command that made it) and results/eval.json;
-`--compare FILE` fails on any regression against figures committed earlier (bot.ops.validate).
+`--compare FILE` fails on any regression against figures committed earlier (bot.ops.quality).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.core import topics
 from bot.infra import settings
+from bot.ops import quality, training
 
 HELDOUT = settings.ROOT / "tests" / "nlu" / "heldout.yml"
 TARGETS = {"faq": 0.95, "report": 0.90, "deflect": 0.90, "crisis_recall": 1.0, "false_accept": 0.03}
@@ -36,8 +37,6 @@ class Case:
     expected: str
     predicted: str
     confidence: float
-    raw: str = ""  # the classifier's label before the fallback threshold
-    raw_confidence: float = 0.0
 
 
 def label_of(parse: dict[str, Any]) -> tuple[str, float]:
@@ -49,18 +48,6 @@ def label_of(parse: dict[str, Any]) -> tuple[str, float]:
         if key:
             return key, conf * float(selected.get("confidence") or 0.0)
     return name, conf
-
-
-def raw_label_of(parse: dict[str, Any]) -> tuple[str, float]:
-    """The best label ignoring nlu_fallback: what a lower threshold would have answered."""
-    ranking = [r for r in (parse.get("intent_ranking") or []) if r.get("name") != "nlu_fallback"]
-    if not ranking:
-        return label_of(parse)
-    top = ranking[0]
-    if top.get("name") == "faq":
-        selected = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
-        return str(selected.get("intent_response_key") or "faq"), float(top.get("confidence") or 0.0)
-    return str(top.get("name")), float(top.get("confidence") or 0.0)
 
 
 def kind_of(label: str) -> str:
@@ -99,10 +86,7 @@ def evaluate(model: str, heldout: Path = HELDOUT) -> tuple[dict[str, Any], list[
     cases = []
     for (text, expected), parse in zip(examples, parses, strict=True):
         predicted, conf = label_of(parse)
-        raw, raw_conf = raw_label_of(parse)
-        cases.append(
-            Case(text=text, expected=expected, predicted=predicted, confidence=conf, raw=raw, raw_confidence=raw_conf)
-        )
+        cases.append(Case(text=text, expected=expected, predicted=predicted, confidence=conf))
     by_kind: dict[str, list[Case]] = defaultdict(list)
     for c in cases:
         by_kind[kind_of(c.expected)].append(c)
@@ -131,28 +115,6 @@ def evaluate(model: str, heldout: Path = HELDOUT) -> tuple[dict[str, Any], list[
         {"expected": e, "predicted": p, "count": n} for (e, p), n in confusions.most_common(12)
     ]
     return figures, cases
-
-
-def thresholds(
-    cases: list[Case], kinds: tuple[str, ...] = ("faq", "report", "deflect", "core")
-) -> list[dict[str, float]]:
-    """What a fallback threshold would do: accuracy kept vs. false accepts, for calibration."""
-    rows = []
-    in_kind = [c for c in cases if kind_of(c.expected) in kinds]
-    negatives = [c for c in cases if kind_of(c.expected) in ("deflect", "report")]
-    for t in (0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7):
-        correct = sum(c.raw == c.expected and c.raw_confidence >= t for c in in_kind)
-        wrong = sum(c.raw != c.expected and c.raw_confidence >= t for c in in_kind)
-        fa = sum(kind_of(c.raw) == "faq" and c.raw_confidence >= t for c in negatives)
-        rows.append(
-            {
-                "threshold": t,
-                "accuracy": round(correct / max(len(in_kind), 1), 4),
-                "wrong_answers": wrong,
-                "false_accept": round(fa / max(len(negatives), 1), 4),
-            }
-        )
-    return rows
 
 
 def verdicts(figures: dict[str, Any]) -> list[str]:
@@ -211,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    from bot.ops import training
 
     model = args.model or str(training.train())
     figures, _ = evaluate(model, Path(args.heldout))
@@ -225,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         (docs / "quality.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(markdown(figures, model) + "\n")
     if args.compare:
-        from bot.ops.regressions import regressions
-
-        worse = regressions(json.loads(Path(args.compare).read_text(encoding="utf-8")), figures)
+        worse = quality.regressions(json.loads(Path(args.compare).read_text(encoding="utf-8")), figures)
         if worse:
             sys.stdout.write("\n".join(worse) + "\n")
             return 1

@@ -29,7 +29,7 @@ from typing import Any
 from bot.core import city, topics
 from bot.core.privacy import mask
 from bot.infra import db, settings
-from bot.ops import spreadsheet
+from bot.ops import spreadsheet, spreadsheet_book, spreadsheet_yaml
 
 FALLBACK = "nlu_fallback"
 THRESHOLD = 0.7  # above the FallbackClassifier's 0.55: answered, but not surely right
@@ -83,7 +83,7 @@ def candidates(start: date, end: date, threshold: float = THRESHOLD) -> list[Can
     grouped: dict[str, list[Any]] = {}
     for text, intent, confidence, at in rows:
         text = mask(text or "").strip()
-        words = spreadsheet.normalise(text)
+        words = spreadsheet_book.normalise(text)
         if not words:
             continue
         at = (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(city.timezone())  # SQLite: naive UTC
@@ -228,12 +228,12 @@ def labelled(path: Path) -> list[tuple[int, str, str]]:
 
 def apply(path: Path, root: Path | None = None, dry_run: bool = False) -> spreadsheet.ImportResult:
     """Labelled candidates become training examples (validated like a spreadsheet import)."""
-    book = spreadsheet.book_of(spreadsheet.load_project(root))
-    have = {(e.intent, spreadsheet.normalise(e.text)) for e in book.examples}
+    book = spreadsheet_yaml.book_of(spreadsheet_yaml.load_project(root))
+    have = {(e.intent, spreadsheet_book.normalise(e.text)) for e in book.examples}
     for row, text, intent in labelled(path):
-        if (intent, spreadsheet.normalise(text)) not in have:
-            book.examples.append(spreadsheet.Example(intent, text, row))
-            have.add((intent, spreadsheet.normalise(text)))
+        if (intent, spreadsheet_book.normalise(text)) not in have:
+            book.examples.append(spreadsheet_book.Example(intent, text, row))
+            have.add((intent, spreadsheet_book.normalise(text)))
     return spreadsheet.import_book(book, root, dry_run=dry_run)
 
 

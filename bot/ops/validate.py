@@ -9,8 +9,8 @@ earlier one fails, so ops see all their mistakes at once; training only when all
   3. the content check (`python -m bot.ops.content_check`: wording, placeholders, metadata ...);
   4. train (bot.ops.training: only when data, domain or config changed);
   5. the held-out evaluation per kind (bot.ops.evaluate);
-  6. compare with the figures last committed (docs/quality.json at git HEAD; bot.ops.regressions): any kind
-     that got worse fails, with a Chinese summary of what got worse, by how much, and the new
+  6. compare with the figures last committed (docs/quality.json at git HEAD): any kind that
+     got worse fails, with a Chinese summary of what got worse, by how much, and the new
      confusions that explain why.
 When everything passes: docs/quality.{md,json} are updated (commit them with the data) and
 models/validated.json names the model that `make ship` will put live.
@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.infra import settings
-from bot.ops.regressions import KIND_ZH, intent_name, intent_titles, pct, regressions
-from bot.ops.spreadsheet import MIN_EXAMPLES, TOPIC_KINDS, load_project, normalise, parse_nlu
+from bot.ops import evaluate, quality, training
+from bot.ops.spreadsheet_book import MIN_EXAMPLES, normalise
+from bot.ops.spreadsheet_yaml import TOPIC_KINDS, load_project, parse_nlu
 
-TRAIN_DATA = ["data/nlu", "data/rules", "data/stories", "data/responses"]
 VALIDATED = "validated.json"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -59,7 +59,7 @@ def check_examples(root: Path | None = None) -> list[Finding]:
     """Conflicts, duplicates and too few examples in data/nlu, with file:line for each."""
     root = (root or settings.ROOT).resolve()
     project = load_project(root)
-    titles = intent_titles(root)
+    titles = quality.topic_titles(root)
     where: dict[str, list[tuple[str, str, str]]] = defaultdict(list)  # words -> (intent, file:line, text)
     counts: dict[str, int] = defaultdict(int)
     for intent, blocks in project.nlu.items():
@@ -77,12 +77,12 @@ def check_examples(root: Path | None = None) -> list[Finding]:
             first = places[0]
             other = next(p for p in places if p[0] != first[0])
             findings.append(Finding("error",
-                f"例句冲突：“{first[2]}”（{first[1]}）属于 {intent_name(first[0], titles)}，"
-                f"“{other[2]}”（{other[1]}）却属于 {intent_name(other[0], titles)}。"
+                f"例句冲突：“{first[2]}”（{first[1]}）属于 {quality.name(first[0], titles)}，"
+                f"“{other[2]}”（{other[1]}）却属于 {quality.name(other[0], titles)}。"
                 "同一句话只能属于一个意图，否则模型学不会区分它们；请删掉标错的那一条。"))  # fmt: skip
         elif len(places) > 1:
             findings.append(Finding("warning",
-                f"例句重复：“{places[0][2]}” 在 {intent_name(intents[0], titles)} 下出现 {len(places)} 次"
+                f"例句重复：“{places[0][2]}” 在 {quality.name(intents[0], titles)} 下出现 {len(places)} 次"
                 f"（{'、'.join(p[1] for p in places)}），保留一条即可。"))  # fmt: skip
     for intent, kind in project.kinds.items():
         if kind not in TOPIC_KINDS:
@@ -91,12 +91,11 @@ def check_examples(root: Path | None = None) -> list[Finding]:
         if n < MIN_EXAMPLES:
             files = sorted({str(b.path.relative_to(root)) for b in project.nlu.get(intent, [])})
             findings.append(Finding("error",
-                f"例句太少：{intent_name(intent, titles)} 只有 {n} 条例句，至少需要 {MIN_EXAMPLES} 条"
+                f"例句太少：{quality.name(intent, titles)} 只有 {n} 条例句，至少需要 {MIN_EXAMPLES} 条"
                 f"（{'、'.join(files) or '还没有例句文件'}）。请补充群众的不同说法：口语、方言、错别字、长句、替家人问。"))  # fmt: skip
     heldout = root / "tests" / "nlu" / "heldout.yml"
     if heldout.exists():
-        lines = heldout.read_text(encoding="utf-8").split("\n")
-        for b in parse_nlu(heldout, lines):
+        for b in parse_nlu(heldout, heldout.read_text(encoding="utf-8")):
             for text, line in zip(b.examples, b.examples_line, strict=True):
                 hits = where.get(normalise(text))
                 if hits:
@@ -116,7 +115,7 @@ def _env() -> dict[str, str]:
 
 def rasa_validate(root: Path) -> tuple[bool, list[str]]:
     rasa = str(Path(sys.executable).parent / "rasa")
-    cmd = [rasa, "data", "validate", "--fail-on-warnings", "--data", *TRAIN_DATA,
+    cmd = [rasa, "data", "validate", "--fail-on-warnings", "--data", *training.TRAIN_DATA,
            "--domain", "domain.yml", "--config", "config.yml"]  # fmt: skip
     p = subprocess.run(cmd, cwd=root, env=_env(), capture_output=True, text=True)  # noqa: S603 - fixed argument list
     if p.returncode == 0:
@@ -241,8 +240,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.figures:
         figures = json.loads(args.figures.read_text(encoding="utf-8"))
     else:
-        from bot.ops import evaluate, training
-
         _stage(4, total, "训练模型（数据没变时直接用已有模型）")
         try:
             model = training.train()
@@ -260,9 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         results = settings.ROOT / "results"
         results.mkdir(exist_ok=True)
         (results / "eval.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
-        summary = [f"{KIND_ZH.get(k, k)}：准确率 {pct(v['accuracy'])}（{v['n']} 条）"
+        summary = [f"{quality.KIND_ZH.get(k, k)}：准确率 {quality.pct(v['accuracy'])}（{v['n']} 条）"
                    for k, v in figures.items() if isinstance(v, dict) and "accuracy" in v]  # fmt: skip
-        summary.append(f"危机识别率 {pct(figures['crisis_recall'])}，误答率 {pct(figures['false_accept'])}")
+        summary.append(
+            f"危机识别率 {quality.pct(figures['crisis_recall'])}，误答率 {quality.pct(figures['false_accept'])}"
+        )
         missed = evaluate.verdicts(figures)
         if missed:
             summary.append("未达到目标（不影响本次结果，但请留意）：" + "；".join(missed))
@@ -279,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         _result(True, ["还没有提交过质量数据（docs/quality.json），本次结果将作为基线。"], "无可对比的基线")
         worse: list[str] = []
     else:
-        worse = regressions(old, figures, args.tolerance)
+        worse = quality.regressions(old, figures, args.tolerance)
         _result(not worse, [f"基线：{where}", *worse], "没有任何一类变差")
     if worse:
         sys.stdout.write("\n未通过：和上次提交相比，上面这些变差了。请按建议修改例句后重新运行 make validate；"
@@ -291,14 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     if not args.figures and model is not None:
-        from bot.ops import evaluate
-
         docs = settings.ROOT / "docs"
         docs.mkdir(exist_ok=True)
         (docs / "quality.md").write_text(evaluate.markdown(figures, str(model)), encoding="utf-8")
         (docs / "quality.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        from bot.ops import training
-
         state = {"model": model.name, "data_fingerprint": training.fingerprint(),
                  "validated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}  # fmt: skip
         (Path(settings.load().model_dir) / VALIDATED).write_text(

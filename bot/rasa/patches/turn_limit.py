@@ -15,18 +15,18 @@ conversation's lock never holds a place. 0 turns the limit off.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
+from bot.infra import settings
 from bot.rasa.patches.wrapping import TurnHandler
 
 MAX_TURNS_ENV = "RASA_MAX_CONCURRENT_TURNS"
-DEFAULT_MAX_TURNS = 2
+DEFAULT_MAX_TURNS: int = settings.Settings.rasa_max_concurrent_turns
 
 
 def max_turns() -> int:
-    raw = os.environ.get(MAX_TURNS_ENV, "").strip()
-    return int(raw) if raw else DEFAULT_MAX_TURNS
+    """RASA_MAX_CONCURRENT_TURNS, read through settings (0: no limit)."""
+    return settings.load().rasa_max_concurrent_turns
 
 
 class TurnLimit:

@@ -12,7 +12,7 @@ import redis as redis_lib
 from aiohttp import web
 
 from bot.core import handoff
-from bot.infra import db, settings
+from bot.infra import db, keys, settings
 from bot.ops import retention
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -88,7 +88,7 @@ def test_trackers_without_expiry_get_one_and_old_live_events_go(
     r.set("hotline:lock:abc", "x")  # not a tracker: left alone
     now = datetime.now(timezone.utc)
     old_ms = int((now - timedelta(days=31)).timestamp() * 1000)
-    r.xadd(handoff.EVENTS, {"event": '{"type": "citizen_message", "text": "电话13812345678"}'}, id=f"{old_ms}-0")
+    r.xadd(keys.DESK_EVENTS, {"event": '{"type": "citizen_message", "text": "电话13812345678"}'}, id=f"{old_ms}-0")
     handoff.publish("citizen_message", text="刚才的消息")
 
     result = retention.purge(now=now)
@@ -98,7 +98,7 @@ def test_trackers_without_expiry_get_one_and_old_live_events_go(
     assert r.ttl("hotline:tracker:with-ttl") <= 600
     assert r.ttl("hotline:lock:abc") == -1
     assert result.events == 1
-    assert [e[1]["event"] for e in r.xrange(handoff.EVENTS)] == ['{"type": "citizen_message", "text": "刚才的消息"}']
+    assert [e[1]["event"] for e in r.xrange(keys.DESK_EVENTS)] == ['{"type": "citizen_message", "text": "刚才的消息"}']
 
 
 def test_redis_down_still_purges_the_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The FAQ spreadsheet (bot/ops/spreadsheet.py): a faithful view of the YAML catalogue.
+"""The FAQ spreadsheet (bot/ops/spreadsheet*.py): a faithful view of the YAML catalogue.
 
 Every test works on a copy of the project's data, so the real catalogue is never touched.
 """
@@ -15,8 +15,8 @@ import yaml
 from openpyxl import Workbook, load_workbook
 
 from bot.infra import settings
-from bot.ops import content_check, spreadsheet
-from bot.ops.spreadsheet import Book, Department, Example, Topic
+from bot.ops import content_check, spreadsheet, spreadsheet_book, spreadsheet_yaml
+from bot.ops.spreadsheet_book import Book, Department, Example, Topic
 
 NEW_EXAMPLES = [
     "体育馆怎么预约", "全民健身中心几点开门", "游泳馆要不要预约", "体育场馆免费开放吗", "羽毛球场怎么订",
@@ -39,7 +39,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def current(root: Path) -> Book:
-    return spreadsheet.book_of(spreadsheet.load_project(root))
+    return spreadsheet_yaml.book_of(spreadsheet_yaml.load_project(root))
 
 
 def edit(book: Book, topic_id: str, **changes: str) -> Book:
@@ -54,7 +54,7 @@ def test_export_import_export_preserves_the_catalogue_byte_for_byte(project: Pat
     before = yml_files(project)
     sheet = tmp_path / target
     spreadsheet.export(sheet, project)
-    read = spreadsheet.read_book(sheet)
+    read = spreadsheet_book.read_book(sheet)
     assert read == current(project)  # every department, topic, answer, source, date and example
     assert len(read.topics) >= 40 and len(read.examples) > 1000
 
@@ -65,27 +65,27 @@ def test_export_import_export_preserves_the_catalogue_byte_for_byte(project: Pat
 
     again = tmp_path / f"again-{target}"
     spreadsheet.export(again, project)
-    assert spreadsheet.read_book(again) == read
+    assert spreadsheet_book.read_book(again) == read
 
 
 def test_every_existing_entry_is_written_exactly_as_the_files_have_it(project: Path) -> None:
     """The writer's style is the files' style: new entries look like the ones ops already know."""
-    p = spreadsheet.load_project(project)
-    book = spreadsheet.book_of(p)
+    p = spreadsheet_yaml.load_project(project)
+    book = spreadsheet_yaml.book_of(p)
     topics_lines = p.lines[p.topics_file]
-    _, _, dept_at = spreadsheet._section(topics_lines, "departments")
-    _, _, faq_at = spreadsheet._section(topics_lines, "faq")
+    dept_at = p.key_lines(p.topics_file, "departments")
+    faq_at = p.key_lines(p.topics_file, "faq")
     examples: dict[str, list[str]] = {}
     for e in book.examples:
         examples.setdefault(e.intent, []).append(e.text)
     for d in book.departments:
-        assert spreadsheet.department_line(d) == topics_lines[dept_at[d.id]]
+        assert spreadsheet_yaml.department_line(d) == topics_lines[dept_at[d.id]]
     for t in book.topics:
-        assert spreadsheet.topic_line(t) == topics_lines[faq_at[t.id]]
+        assert spreadsheet_yaml.topic_line(t) == topics_lines[faq_at[t.id]]
         r = p.responses[f"utter_faq/{t.id}"]
-        assert spreadsheet.response_lines(t) == p.lines[r.path][r.start : r.end]
+        assert spreadsheet_yaml.response_lines(t) == p.lines[r.path][r.start : r.end]
         b = p.nlu[f"faq/{t.id}"][0]
-        assert spreadsheet.nlu_lines(t, examples[f"faq/{t.id}"]) == p.lines[b.path][b.start : b.ex_end]
+        assert spreadsheet_yaml.nlu_lines(t, examples[f"faq/{t.id}"]) == p.lines[b.path][b.start : b.ex_end]
 
 
 def test_a_topic_missing_from_the_files_is_recreated_identically(project: Path) -> None:
@@ -93,10 +93,10 @@ def test_a_topic_missing_from_the_files_is_recreated_identically(project: Path) 
     the full sheet, and the files must be exactly what they were."""
     before = yml_files(project)
     book = current(project)
-    p = spreadsheet.load_project(project)
+    p = spreadsheet_yaml.load_project(project)
     r = p.responses["utter_faq/hotline_scope"]
     b = p.nlu["faq/hotline_scope"][0]
-    _, _, faq_at = spreadsheet._section(p.lines[p.topics_file], "faq")
+    faq_at = p.key_lines(p.topics_file, "faq")
     for path, start, end in [(r.path, r.start, r.end), (b.path, b.start, b.ex_end),
                              (p.topics_file, faq_at["hotline_scope"], faq_at["hotline_scope"] + 1)]:  # fmt: skip
         lines = p.lines[path]
@@ -130,7 +130,7 @@ def test_edits_made_in_excel_become_small_yaml_changes_that_rasa_reads(project: 
         examples.append(["faq/sports_venue", text])
     wb.save(sheet)
 
-    result = spreadsheet.import_book(spreadsheet.read_book(sheet), project)
+    result = spreadsheet.import_book(spreadsheet_book.read_book(sheet), project)
     assert result.ok, [p.line() for p in result.problems]
     changes = " ".join(c.zh for c in result.changes)
     assert "新增部门 sports" in changes and "新增问题 sports_venue" in changes
@@ -168,7 +168,7 @@ def test_edits_made_in_excel_become_small_yaml_changes_that_rasa_reads(project: 
     again = tmp_path / "again.xlsx"
     spreadsheet.export(again, project)
     snapshot = yml_files(project)
-    second = spreadsheet.import_book(spreadsheet.read_book(again), project)
+    second = spreadsheet.import_book(spreadsheet_book.read_book(again), project)
     assert second.ok and second.changes == [] and yml_files(project) == snapshot
 
 
@@ -276,7 +276,7 @@ def test_numbers_dates_and_line_ends_typed_in_excel_are_read_as_text(tmp_path: P
     wb = Workbook()
     ws = wb.active
     ws.title = "问题 topics"
-    ws.append([f"{zh} {key}" for key, zh in spreadsheet.TOPIC_COLUMNS])
+    ws.append([f"{zh} {key}" for key, zh in spreadsheet_book.TOPIC_COLUMNS])
     ws.append(["t1", "标题", "hrss", "第一行\r\n第二行", "来源", datetime(2026, 11, 26)])
     ws = wb.create_sheet("例句 examples")
     ws.append(["例句 example", "意图 intent"])  # columns found by their header, in any order
@@ -287,7 +287,7 @@ def test_numbers_dates_and_line_ends_typed_in_excel_are_read_as_text(tmp_path: P
     ws.append(["hrss", "人社局"])
     path = tmp_path / "typed.xlsx"
     wb.save(path)
-    book = spreadsheet.read_book(path)
+    book = spreadsheet_book.read_book(path)
     assert book.topics == [Topic("t1", "标题", "hrss", "第一行\n第二行", "来源", "2026-11-26")]
     assert book.examples == [Example("faq/hotline_scope", "12345")] and book.examples[0].row == 2
     assert book.departments == [Department("hrss", "人社局")]
@@ -301,13 +301,13 @@ def test_a_sheet_without_a_required_column_is_refused(tmp_path: Path) -> None:
     wb.create_sheet("部门 departments").append(["部门编号 id", "部门名称 name"])
     wb.save(tmp_path / "x.xlsx")
     with pytest.raises(ValueError, match="问题表缺少列"):
-        spreadsheet.read_book(tmp_path / "x.xlsx")
+        spreadsheet_book.read_book(tmp_path / "x.xlsx")
 
 
 def test_normalise_ignores_spacing_punctuation_width_and_entity_markup() -> None:
-    assert spreadsheet.normalise("社保卡 怎么办？") == spreadsheet.normalise("社保卡怎么办")
-    assert spreadsheet.normalise("ＡＢＣ１２３") == spreadsheet.normalise("abc123")
-    assert spreadsheet.normalise("查[20261126-000123](ticket_id)的进度") == spreadsheet.normalise(
+    assert spreadsheet_book.normalise("社保卡 怎么办？") == spreadsheet_book.normalise("社保卡怎么办")
+    assert spreadsheet_book.normalise("ＡＢＣ１２３") == spreadsheet_book.normalise("abc123")
+    assert spreadsheet_book.normalise("查[20261126-000123](ticket_id)的进度") == spreadsheet_book.normalise(
         "查20261126-000123的进度"
     )
-    assert spreadsheet.normalise("社保卡丢了") != spreadsheet.normalise("社保卡办了")
+    assert spreadsheet_book.normalise("社保卡丢了") != spreadsheet_book.normalise("社保卡办了")

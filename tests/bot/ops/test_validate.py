@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bot.infra import settings
-from bot.ops import validate
+from bot.ops import quality, validate
 
 BASELINE: dict[str, Any] = {
     "examples": 400,
@@ -137,8 +137,8 @@ def test_make_validate_fails_on_a_planted_conflict_before_training(project: Path
 def test_no_regression_when_nothing_got_worse() -> None:
     better = copy.deepcopy(BASELINE)
     better["faq"]["accuracy"] = 0.98
-    assert validate.regressions(BASELINE, BASELINE) == []
-    assert validate.regressions(BASELINE, better) == []
+    assert quality.regressions(BASELINE, BASELINE) == []
+    assert quality.regressions(BASELINE, better) == []
 
 
 def test_a_planted_regression_says_which_kind_by_how_much_and_why() -> None:
@@ -148,7 +148,7 @@ def test_a_planted_regression_says_which_kind_by_how_much_and_why() -> None:
         {"expected": "faq/hpf_withdraw_rent", "predicted": "faq/hpf_withdraw_purchase", "count": 5},
         {"expected": "faq/hpf_loan", "predicted": "nlu_fallback", "count": 1},
     ]
-    lines = validate.regressions(BASELINE, worse)
+    lines = quality.regressions(BASELINE, worse)
     text = "\n".join(lines)
     assert lines[0] == "常见问题（FAQ） 准确率下降：96.5% → 94.5%（变差 2.0 个百分点，约 4 条）"
     assert (
@@ -168,7 +168,7 @@ def test_crisis_recall_comes_first_and_every_kind_of_measure_is_compared() -> No
     worse["false_accept"] = 0.03
     worse["crisis_false_alarm"] = 0.01
     del worse["core"]
-    lines = validate.regressions(BASELINE, worse)
+    lines = quality.regressions(BASELINE, worse)
     assert lines[0].startswith("危机识别率下降：100.0% → 96.7%") and "约 1 条" in lines[0]
     text = "\n".join(lines)
     for expected in ("危机 准确率下降", "劝导（超出受理范围等） 没听懂（兜底）的比例上升：3.3% → 5.0%",
@@ -179,8 +179,8 @@ def test_crisis_recall_comes_first_and_every_kind_of_measure_is_compared() -> No
 def test_tolerance_lets_a_small_drop_pass() -> None:
     worse = copy.deepcopy(BASELINE)
     worse["faq"]["accuracy"] = 0.96
-    assert validate.regressions(BASELINE, worse) != []
-    assert validate.regressions(BASELINE, worse, tolerance=0.01) == []
+    assert quality.regressions(BASELINE, worse) != []
+    assert quality.regressions(BASELINE, worse, tolerance=0.01) == []
 
 
 def test_make_validate_fails_on_planted_worse_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -216,7 +216,7 @@ def test_the_baseline_is_the_committed_file(tmp_path: Path) -> None:
 
 @pytest.mark.stack
 def test_the_real_model_evaluated_against_a_planted_better_baseline_fails(tmp_path: Path) -> None:
-    """bot.ops.evaluate --compare uses validate.regressions on real figures of the real model."""
+    """bot.ops.evaluate --compare uses quality.regressions on real figures of the real model."""
     models = sorted(Path(settings.load().model_dir).glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     if not models:
         pytest.skip("no trained model in models/ (make train)")
@@ -232,4 +232,4 @@ def test_the_real_model_evaluated_against_a_planted_better_baseline_fails(tmp_pa
     if figures["faq"]["accuracy"] < 1.0:
         assert p.returncode == 1, p.stdout[-2000:] + p.stderr[-2000:]
         assert "常见问题（FAQ） 准确率下降：100.0% →" in p.stdout
-    assert validate.regressions(figures, figures) == []
+    assert quality.regressions(figures, figures) == []

@@ -1,5 +1,8 @@
-"""What got worse between two sets of held-out figures (bot.ops.evaluate's format), in Chinese for
-ops: `make validate` and `bot.ops.evaluate --compare` both judge a new model with it."""
+"""The held-out figures compared (bot.ops.evaluate's format): what got worse, in Chinese for ops.
+
+`make validate` (bot.ops.validate) compares new figures with the ones last committed;
+`python -m bot.ops.evaluate --compare FILE` with any earlier file.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,8 @@ KIND_ZH = {
 }
 
 
-def intent_titles(root: Path) -> dict[str, str]:
-    """intent -> its topic title (data/topics.yml), empty when the catalogue cannot be read."""
+def topic_titles(root: Path) -> dict[str, str]:
+    """intent -> its title in data/topics.yml, to name intents the way ops know them."""
     from bot.core import topics
 
     try:
@@ -29,7 +32,8 @@ def intent_titles(root: Path) -> dict[str, str]:
     return {intent: t.title for intent, t in cat.topics.items()}
 
 
-def intent_name(intent: str, titles: dict[str, str]) -> str:
+def name(intent: str, titles: dict[str, str]) -> str:
+    """An intent with its title, "faq/hpf_loan（住房公积金贷款）"."""
     if intent == "nlu_fallback":
         return "没听懂（兜底）"
     return f"{intent}（{titles[intent]}）" if intent in titles else intent
@@ -44,7 +48,7 @@ def regressions(old: dict[str, Any], new: dict[str, Any], tolerance: float = 0.0
     when nothing did. `tolerance` is in absolute rate (0.01 = one percentage point)."""
     eps = tolerance + 1e-9
     lines: list[str] = []
-    titles = intent_titles(settings.ROOT)
+    titles = topic_titles(settings.ROOT)
 
     def worse(label: str, a: float, b: float, n: int | None, higher_is_better: bool, why: str = "") -> None:
         diff = (a - b) if higher_is_better else (b - a)
@@ -87,9 +91,7 @@ def regressions(old: dict[str, Any], new: dict[str, Any], tolerance: float = 0.0
     for _, c in grown[:5]:
         e, p = c["expected"], c["predicted"]
         was = before.get((e, p), 0)
-        lines.append(
-            f"  · {intent_name(e, titles)} 被识别成 {intent_name(p, titles)}：{c['count']} 次（之前 {was} 次）"
-        )
+        lines.append(f"  · {name(e, titles)} 被识别成 {name(p, titles)}：{c['count']} 次（之前 {was} 次）")
         if p == "nlu_fallback":
             lines.append(f"    建议：为 {e} 补充这类说法的例句。")
         else:
