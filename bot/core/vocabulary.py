@@ -11,18 +11,22 @@ from __future__ import annotations
 from enum import Enum
 
 
-class Status(str, Enum):
+class _Value(str, Enum):
+    """A value of the contract: prints and formats as its value ("closed", not "Status.CLOSED")."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Status(_Value):
     """A ticket's life: filed → an agent claims it → closed (new → claimed → closed)."""
 
     NEW = "new"
     CLAIMED = "claimed"
     CLOSED = "closed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Kind(str, Enum):
+class Kind(_Value):
     """The kind of request, as 12345 classifies them."""
 
     CONSULT = "consult"
@@ -31,19 +35,13 @@ class Kind(str, Enum):
     REPORT = "report"
     SUGGESTION = "suggestion"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Priority(str, Enum):
+class Priority(_Value):
     """P0 is a crisis (someone may be in danger now), P1 urgent, P2 normal; P0 sorts first."""
 
     P0 = "P0"
     P1 = "P1"
     P2 = "P2"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def rank(self) -> int:
@@ -51,16 +49,13 @@ class Priority(str, Enum):
         return int(self.value[1:])
 
 
-class Channel(str, Enum):
+class Channel(_Value):
     """Where a citizen writes from; an agent's reply goes back the same way."""
 
     REST = "rest"
     SOCKETIO = "socketio"
     WECHAT = "wechat"
     TELEGRAM = "telegram"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 STATUS_LABELS: dict[str, str] = {Status.NEW: "待认领", Status.CLAIMED: "办理中", Status.CLOSED: "已办结"}
