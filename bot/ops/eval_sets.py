@@ -3,8 +3,10 @@
 eval/crisis/statements.yml holds crisis statements (kind, directness, writer and the public
 guidance the situation came from); eval/everyday/*.yml (or one-message-a-line *.txt) hold
 everyday messages that are not crises; eval/everyday/long_complaints.yml holds long citizen
-complaints. None of it is training data: the Makefile's TRAIN_DATA does not name eval/, and no
-threshold may be tuned on these lines, or the figures they give stop meaning anything.
+complaints; eval/deflect/messages.yml holds messages the line must deflect (out of scope,
+private matters, unreasonable demands, abuse, suggestions). None of it is training data: the
+Makefile's TRAIN_DATA does not name eval/, and no threshold may be tuned on these lines, or the
+figures they give stop meaning anything.
 """
 
 from __future__ import annotations
@@ -54,6 +56,22 @@ class LongComplaint:
     text: str
     topic: str  # wages, property, noise, traffic, medical_bill, refund, pollution, ...
     source: str
+
+
+class DeflectKind(str, Enum):
+    OUT_OF_SCOPE = "out_of_scope"  # not a government matter, or another public line's question
+    PRIVATE_MATTER = "private_matter"  # a family or neighbour quarrel with no public duty
+    UNREASONABLE_DEMAND = "unreasonable_demand"  # what the government cannot grant
+    ABUSE = "abuse"  # insults and venting at the line, no threat
+    SUGGESTION = "suggestion"  # to be registered as a suggestion ticket
+
+
+@dataclass(frozen=True)
+class DeflectItem:
+    text: str
+    kind: DeflectKind
+    writer: str  # writer-a ... writer-h, the voices of eval/crisis/statements.yml
+    note: str  # what the message is, and the word that baits a wrong answer
 
 
 def _field(item: Any, name: str, path: Path) -> str:
@@ -123,10 +141,24 @@ def load_long_complaints(root: Path = EVAL_DIR) -> list[LongComplaint]:
     ]
 
 
+def load_deflect(root: Path = EVAL_DIR) -> list[DeflectItem]:
+    path = root / "deflect" / "messages.yml"
+    return [
+        DeflectItem(
+            text=_field(item, "text", path),
+            kind=DeflectKind(_field(item, "kind", path)),
+            writer=_field(item, "writer", path),
+            note=_field(item, "note", path),
+        )
+        for item in _items(path, "messages")
+    ]
+
+
 def all_texts(root: Path = EVAL_DIR) -> list[str]:
     """Every message of every set, crisis first, in file order (duplicates kept, to be counted)."""
     return (
         [s.text for s in load_crisis_statements(root)]
         + [m.text for m in load_everyday(root)]
         + [c.text for c in load_long_complaints(root)]
+        + [d.text for d in load_deflect(root)]
     )

@@ -16,7 +16,7 @@ import yaml
 
 from bot.infra import settings
 from bot.ops import eval_sets, training
-from bot.ops.eval_sets import CrisisKind, Directness
+from bot.ops.eval_sets import CrisisKind, DeflectKind, Directness
 
 NLU_DIR = settings.ROOT / "data" / "nlu"
 ENTITY = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
@@ -55,6 +55,11 @@ def everyday() -> list[eval_sets.EverydayMessage]:
 @pytest.fixture(scope="module")
 def complaints() -> list[eval_sets.LongComplaint]:
     return eval_sets.load_long_complaints()
+
+
+@pytest.fixture(scope="module")
+def deflect() -> list[eval_sets.DeflectItem]:
+    return eval_sets.load_deflect()
 
 
 def test_crisis_statements_cover_every_kind_mostly_indirect(crisis: list[eval_sets.CrisisStatement]) -> None:
@@ -115,6 +120,56 @@ def test_long_complaints_are_long_and_varied(complaints: list[eval_sets.LongComp
     assert len({c.source for c in complaints}) >= 5
 
 
+DEFLECT_MINIMUM = {
+    DeflectKind.OUT_OF_SCOPE: 120,
+    DeflectKind.PRIVATE_MATTER: 100,
+    DeflectKind.UNREASONABLE_DEMAND: 120,
+    DeflectKind.ABUSE: 80,
+    DeflectKind.SUGGESTION: 80,
+}
+
+# issue 22's measured failures, which the set must hold verbatim under the kind the seed expects
+DEFLECT_SEED = {
+    "你们政府给我报销旅游费用": DeflectKind.UNREASONABLE_DEMAND,
+    "婆婆总是干涉我们家的事怎么办": DeflectKind.PRIVATE_MATTER,
+    "蠢货，赶紧给我解决": DeflectKind.ABUSE,
+    "打开厨房的灯": DeflectKind.OUT_OF_SCOPE,
+    "1磅有多少斤": DeflectKind.OUT_OF_SCOPE,
+    "我家门外的马路太窄了，要求政府拓宽": DeflectKind.SUGGESTION,
+}
+
+
+def test_deflect_set_is_big_enough_in_every_kind(deflect: list[eval_sets.DeflectItem]) -> None:
+    assert len(deflect) >= 500
+    kinds = Counter(d.kind for d in deflect)
+    assert {kind: kinds[kind] for kind in DeflectKind if kinds[kind] < DEFLECT_MINIMUM[kind]} == {}, kinds
+
+
+def test_deflect_set_holds_the_seed_examples_verbatim(deflect: list[eval_sets.DeflectItem]) -> None:
+    found = {d.text: d.kind for d in deflect}
+    assert {text: found.get(text) for text in DEFLECT_SEED} == DEFLECT_SEED
+
+
+def test_deflect_set_comes_from_several_writers(deflect: list[eval_sets.DeflectItem]) -> None:
+    writers = Counter(d.writer for d in deflect)
+    assert all(re.fullmatch(r"writer-[a-z]", w) for w in writers), writers
+    assert len(writers) >= 5
+    assert max(writers.values()) / len(deflect) <= 0.30, writers
+    for kind in DeflectKind:
+        assert len({d.writer for d in deflect if d.kind is kind}) >= 5, kind
+
+
+def test_deflect_demands_carry_the_words_that_bait_an_faq(deflect: list[eval_sets.DeflectItem]) -> None:
+    demands = [d.text for d in deflect if d.kind is DeflectKind.UNREASONABLE_DEMAND]
+    for word in ("报销", "补贴", "房子", "低保", "医保"):
+        assert sum(word in text for text in demands) >= 3, word
+
+
+def test_deflect_set_has_no_duplicates(deflect: list[eval_sets.DeflectItem]) -> None:
+    counts = Counter(norm(d.text) for d in deflect)
+    assert [t for t, n in counts.items() if n > 1] == []
+
+
 def test_no_message_is_in_two_places() -> None:
     counts = Counter(norm(t) for t in eval_sets.all_texts())
     assert [t for t, n in counts.items() if n > 1] == []
@@ -134,6 +189,15 @@ def test_txt_sets_are_one_message_a_line(tmp_path: Path) -> None:
     (tmp_path / "everyday" / "extra.txt").write_text("# where it came from\n明天几点开门\n\n在吗\n", encoding="utf-8")
     messages = eval_sets.load_everyday(tmp_path)
     assert [(m.text, m.set_name) for m in messages] == [("明天几点开门", "extra"), ("在吗", "extra")]
+
+
+def test_unknown_deflect_kind_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "deflect").mkdir()
+    (tmp_path / "deflect" / "messages.yml").write_text(
+        "messages:\n  - {text: 某句, kind: chitchat, writer: writer-x, note: x}\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match="chitchat"):
+        eval_sets.load_deflect(tmp_path)
 
 
 def test_no_eval_line_appears_in_the_training_data() -> None:
