@@ -8,16 +8,19 @@
                          went to an agent
     ticket filed         the bot filed a ticket by itself (a report)
     deflected            it ended on a deflection (out of scope, a private matter, ...)
-    answered, confirmed  the citizen said 有帮助 to an answer, or moved on to another matter that
+    answered, confirmed  it ended on something the bot served (an FAQ answer, a ticket's status,
+                         a rating or comment recorded; thanks and goodbyes after it aside), and
+                         the citizen said 有帮助 to an answer, or moved on to another matter that
                          the bot then served too
-    answered, no reply   the last thing the bot did was serve (an FAQ answer, a ticket's status,
-                         a rating or comment recorded) and the citizen said nothing more, or only
-                         thanks or goodbye
+    answered, no reply   it ended on something the bot served and the citizen said nothing more
+                         (or only thanks or goodbye)
     not understood       anything else: it ended on a fallback, a request to rephrase, a question
                          of the bot's left open, an answer rated 没帮助, or nothing was answered
 
-独立解决率 counts the two "answered" outcomes only (SOLVED). An answer is counted only where the
-audit trail shows the bot sent it; an intent alone never makes one.
+独立解决率 counts the two "answered" outcomes only (SOLVED), and both need the conversation to end
+on something served: one that ended on a fallback is never solved, whatever came before it. An
+answer is counted only where the audit trail shows the bot sent it; an intent alone never makes
+one.
 
 How the records are read: each citizen message the bot handled is a turn; the bot's replies and
 the citizen's ratings belong to the first turn recorded at or after them (a turn's inbound record
@@ -231,11 +234,12 @@ def judge(c: Conversation, deflections: frozenset[str]) -> Verdict:
     if last is not None and last.step is Step.DEFLECTED:
         return Verdict(Outcome.DEFLECTED)
     confirmed, rejected = _confirmed(moves)
-    if confirmed:
+    ended_served = last is not None and last.step in (Step.SERVED, Step.HELPFUL)
+    if ended_served and confirmed:
         return Verdict(Outcome.ANSWERED_CONFIRMED)
     if last is not None and last.step is Step.SERVED:
         return Verdict(Outcome.ANSWERED_NO_REPLY)
-    if last is None or last.step is Step.HELPFUL:
+    if last is None or last.step is Step.HELPFUL:  # 有帮助 with no answer before it: none given
         text = turns[-1].said.text if turns else (c.said[-1].text if c.said else "")
         return Verdict(Outcome.NOT_UNDERSTOOD, Ending.NO_ANSWER, text)
     if last.step is Step.NOT_HELPFUL and rejected is not None:
