@@ -4,6 +4,10 @@
     GET /supervisor/report.csv?from=...&to=...      the same figures as CSV (UTF-8 with BOM)
     GET /supervisor/report.css                      its style sheet (the desk's CSP allows no inline style)
 
+The page and the CSV are bot/reports' own, so the desk shows the figures exactly as the files do:
+every outcome's count beside 独立解决率, each rate with its n (样本不足 below 30), and the
+conversations that ended not understood at /supervisor#not-understood.
+
 Login as for the rest of the desk (console session or bearer token; the auth middleware
 decides) and the supervisor role: agents see their queue, supervisors the whole service.
 Without dates: the last 7 days. A range is at most 366 days, so one request cannot tie up the

@@ -8,6 +8,9 @@ opens in Excel); the desk serves the same report at /supervisor (bot/desk/superv
     records.py        the SQL records of a date range, as plain rows; the range in the city's time
     conversations.py  citizen messages grouped into conversations, with their tickets and ratings
     questions.py      the questions the bot could not answer, grouped for the ops team
+    outcomes.py       each conversation's one outcome (独立解决率 counts two of them), and the
+                      conversations that ended not understood
+    rates.py          how a rate is shown: with its n, 样本不足 below 30
     figures.py        the figures as typed values, and compute(): one function per figure group
     definitions.py    口径说明: what each figure counts, printed in the report
     charts.py         the charts (matplotlib, only here)

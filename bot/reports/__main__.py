@@ -17,7 +17,7 @@ from pathlib import Path
 from bot.infra import db, settings
 from bot.reports.figures import compute
 from bot.reports.files import write
-from bot.reports.html import pct
+from bot.reports.rates import Rate
 from bot.reports.records import default_range
 
 
@@ -44,10 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     db.migrate(url)
     fig = compute(url, start, end)
     html_path, csv_path = write(fig, args.out)
+    o, s = fig.outcomes.overall, fig.satisfaction
     sys.stdout.write(
         f"{html_path}\n{csv_path}\n"
         f"会话 {fig.volume.conversations} · 工单 {fig.tickets.total} · "
-        f"独立解决率 {pct(fig.containment.rate)} · 参评率 {pct(fig.satisfaction.participation)}\n"
+        f"独立解决率 {Rate(o.solved_rate, o.conversations)} · 参评率 {Rate(s.participation, s.offered)}\n"
     )
     return 0
 

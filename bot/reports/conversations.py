@@ -1,8 +1,9 @@
 """Conversations: citizen messages grouped per sender, with what happened in each.
 
 A conversation ends after 30 minutes without a citizen message (口径说明: 会话). Tickets, the
-bot's "有帮助吗？" asks and the citizens' answers are tied to the conversation they belong to, so
-that containment and the answer ratings are counted per conversation.
+bot's replies, its "有帮助吗？" asks and the citizens' ratings and comments are tied to the
+conversation they belong to, so that outcomes (outcomes.py), containment and the answer ratings
+are counted per conversation.
 """
 
 from __future__ import annotations
@@ -11,11 +12,40 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core import topics
 from bot.reports.records import SLACK, AuditRow, FeedbackRow, InboundRow, Records, TicketRow, utc_of
 
 GAP = timedelta(minutes=30)
 ASK_HELPFUL = "utter_ask_helpful"
 FAQ_ANSWER = "utter_faq/"
+FALLBACK_INTENT = "nlu_fallback"  # what the model says of a message it did not understand
+
+
+@dataclass(frozen=True)
+class Said:
+    """A citizen message (the text masked when stored)."""
+
+    at: datetime
+    intent: str | None
+    text: str
+    by_bot: bool  # False: it went to a person (handled_by agent)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message the bot sent, by its approved response's name."""
+
+    at: datetime
+    response: str
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A citizen's rating or comment: kind helpful (value yes | no), ticket, or comment."""
+
+    at: datetime
+    kind: str
+    value: str
 
 
 @dataclass
@@ -33,6 +63,11 @@ class Conversation:
     helpful_topic: str | None = None  # the FAQ answered before "有帮助吗？"
     helpful_offered: bool = False
     helpful_value: str | None = None
+    crisis: bool = False  # a crisis message, or a crisis ticket filed or escalated in it
+    filed: bool = False  # a ticket the bot filed by itself (a report, not a handoff)
+    said: list[Said] = field(default_factory=list)  # in order
+    replies: list[Reply] = field(default_factory=list)  # in order
+    ratings: list[Rating] = field(default_factory=list)  # in order
 
     @property
     def escalated(self) -> bool:
@@ -52,8 +87,11 @@ class Conversations:
             c = convs[-1]
             c.end = at
             c.messages += 1
+            c.said.append(Said(at, r.intent, r.text or "", r.handled_by != "agent"))
             if r.handled_by == "agent":
                 c.to_agent = True
+            if is_crisis_message(r):
+                c.crisis = True
 
     def all(self) -> list[Conversation]:
         return [c for convs in self.by_sender.values() for c in convs]
@@ -74,6 +112,16 @@ def is_handoff(t: TicketRow) -> bool:
     return bool(t.handoff) or (t.reason or "report") != "report"
 
 
+def is_crisis_message(r: InboundRow) -> bool:
+    """Found by the crisis lexicon, or understood by the model as a crisis."""
+    return bool(r.crisis) or r.intent in topics.CRISIS_INTENTS
+
+
+def is_crisis_ticket(t: TicketRow) -> bool:
+    """Filed for a crisis, or escalated to one (reason crisis:<intent>)."""
+    return (t.reason or "").startswith("crisis:") or t.topic in topics.CRISIS_INTENTS
+
+
 def is_bot_message(a: AuditRow) -> bool:
     """A message the bot sent (not blocked, not an agent's, not a look at a ticket on the desk)."""
     return a.channel != "desk" and not a.blocked and not a.agent
@@ -84,6 +132,8 @@ def build(records: Records) -> Conversations:
     _link_tickets(convs, records.created)
     _link_helpful_asks(convs, records.audit)
     _link_helpful_answers(convs, records.feedback)
+    _link_replies(convs, records.audit)
+    _link_ratings(convs, records.feedback)
     return convs
 
 
@@ -95,6 +145,10 @@ def _link_tickets(convs: Conversations, created: list[TicketRow]) -> None:
             c.tickets.append(t.id)
             if is_handoff(t):
                 c.handoff = True
+            else:
+                c.filed = True
+            if is_crisis_ticket(t):
+                c.crisis = True
 
 
 def _link_helpful_asks(convs: Conversations, audit: list[AuditRow]) -> None:
@@ -121,3 +175,20 @@ def _link_helpful_answers(convs: Conversations, feedback: list[FeedbackRow]) -> 
         if c is not None and c.helpful_offered:
             c.helpful_value = f.value  # the last answer counts
             c.helpful_topic = c.helpful_topic or f.topic
+
+
+def _link_replies(convs: Conversations, audit: list[AuditRow]) -> None:
+    for a in audit:
+        if is_bot_message(a) and a.response:
+            at = utc_of(a.at)
+            c = convs.find(a.sender_id, at)
+            if c is not None:
+                c.replies.append(Reply(at, a.response))
+
+
+def _link_ratings(convs: Conversations, feedback: list[FeedbackRow]) -> None:
+    for f in feedback:
+        at = utc_of(f.at)
+        c = convs.find(f.sender_id, at)
+        if c is not None:
+            c.ratings.append(Rating(at, f.kind, f.value))

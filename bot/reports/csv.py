@@ -1,8 +1,9 @@
 """Every figure of the report as one flat table: section, dimension, key, metric, value.
 
-One row per figure, so that a spreadsheet can filter and pivot them; an empty value is a rate
-with nothing to divide by. Written UTF-8 with a BOM by files.write and the desk (Excel, which
-most offices open CSVs with, reads Chinese correctly only then).
+One row per figure, so that a spreadsheet can filter and pivot them. A rate is two rows: the
+ratio (0.8125), or 样本不足 when it is of fewer than 30 (rates.py), and `<metric>_n`, what it is
+of. Written UTF-8 with a BOM by files.write and the desk (Excel, which most offices open CSVs
+with, reads Chinese correctly only then).
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.reports.figures import AnswerRatings, Durations, Figures, SlaSummary, TicketRatings
+from bot.reports.outcomes import OutcomeCounts
+from bot.reports.rates import Rate
 
 HEADER = ["section", "dimension", "key", "metric", "value"]
 Add = Callable[[str, str, Any, str, Any], None]
+
+
+def _rate(metric: str, value: float | None, n: int) -> list[tuple[str, Any]]:
+    return [(metric, Rate(value, n).cell), (f"{metric}_n", n)]
 
 
 def _durations(d: Durations) -> list[tuple[str, Any]]:
@@ -23,21 +30,29 @@ def _durations(d: Durations) -> list[tuple[str, Any]]:
 
 
 def _sla(s: SlaSummary) -> list[tuple[str, Any]]:
-    return [("kept", s.kept), ("missed", s.missed), ("pending", s.pending), ("kept_rate", s.kept_rate)]
+    return [("kept", s.kept), ("missed", s.missed), ("pending", s.pending), *_rate("kept_rate", s.kept_rate, s.n)]
 
 
 def _answers(r: AnswerRatings) -> list[tuple[str, Any]]:
-    return [("offered", r.offered), ("rated", r.rated), ("participation", r.participation), ("yes", r.yes),
-            ("no", r.no), ("helpful", r.helpful)]  # fmt: skip
+    return [("offered", r.offered), ("rated", r.rated), *_rate("participation", r.participation, r.offered),
+            ("yes", r.yes), ("no", r.no), *_rate("helpful", r.helpful, r.rated)]  # fmt: skip
 
 
 def _tickets(r: TicketRatings) -> list[tuple[str, Any]]:
     return [
         ("offered", r.offered),
         ("rated", r.rated),
-        ("participation", r.participation),
+        *_rate("participation", r.participation, r.offered),
         *r.by_value.items(),
-        ("satisfaction", r.satisfaction),
+        *_rate("satisfaction", r.satisfaction, r.rated),
+    ]
+
+
+def _outcome_counts(o: OutcomeCounts) -> list[tuple[str, Any]]:
+    return [
+        ("conversations", o.conversations),
+        ("solved", o.solved),
+        *_rate("solved_rate", o.solved_rate, o.conversations),
     ]
 
 
@@ -60,14 +75,31 @@ def _volume(fig: Figures, add: Add) -> None:
                 add("volume", f"hour@{ch}", h, "conversations", n)
 
 
+def _outcomes(fig: Figures, add: Add) -> None:
+    """Outcomes (独立解决率: solved_rate), overall and by channel."""
+    o = fig.outcomes
+    for metric, val in _outcome_counts(o.overall):
+        add("outcomes", "", "", metric, val)
+    for outcome, n in o.overall.by_outcome.items():
+        add("outcomes", "outcome", outcome, "conversations", n)
+    for ch, counts in o.by_channel.items():
+        for metric, val in _outcome_counts(counts):
+            add("outcomes", "channel", ch, metric, val)
+        for outcome, n in counts.by_outcome.items():
+            add("outcomes", f"outcome@{ch}", outcome, "conversations", n)
+
+
 def _handled(fig: Figures, add: Add) -> None:
-    """Containment, handoffs and tickets."""
+    """Containment (not handed to a person: 转人工率's complement), handoffs and tickets."""
     c, t = fig.containment, fig.tickets
-    for metric in ("conversations", "contained", "escalated", "rate"):
-        add("containment", "", "", metric, getattr(c, metric))
+    for metric, val in [("conversations", c.conversations), ("contained", c.contained), ("escalated", c.escalated),
+                        *_rate("rate", c.rate, c.conversations),
+                        *_rate("escalated_rate", c.escalated_rate, c.conversations)]:  # fmt: skip
+        add("containment", "", "", metric, val)
     for ch, row in c.by_channel.items():
-        for metric in ("conversations", "contained", "containment"):
-            add("containment", "channel", ch, metric, getattr(row, metric))
+        for metric, val in [("conversations", row.conversations), ("contained", row.contained),
+                            *_rate("containment", row.containment, row.conversations)]:  # fmt: skip
+            add("containment", "channel", ch, metric, val)
     add("handoffs", "", "", "total", fig.handoffs.total)
     for reason in fig.handoffs.reasons:
         add("handoffs", "reason", reason.reason, "count", reason.count)
@@ -105,8 +137,12 @@ def _timing(fig: Figures, add: Add) -> None:
 
 def _satisfaction(fig: Figures, add: Add) -> None:
     s = fig.satisfaction
-    for metric in ("offered", "rated", "participation"):
-        add("satisfaction", "", "", metric, getattr(s, metric))
+    for metric, val in [
+        ("offered", s.offered),
+        ("rated", s.rated),
+        *_rate("participation", s.participation, s.offered),
+    ]:
+        add("satisfaction", "", "", metric, val)
     for metric, val in _answers(s.answers):
         add("satisfaction", "answers", "", metric, val)
     for metric, val in _tickets(s.tickets):
@@ -134,17 +170,34 @@ def _safety(fig: Figures, add: Add) -> None:
         add("crisis", "ticket", t.id, "first_response_min", t.first_response_min)
         add("crisis", "ticket", t.id, "sla", t.sla)
     g = fig.blocked_replies
-    for metric in ("bot_messages", "blocked", "rate"):
-        add("guard", "", "", metric, getattr(g, metric))
+    for metric, val in [
+        ("bot_messages", g.bot_messages),
+        ("blocked", g.blocked),
+        *_rate("rate", g.rate, g.bot_messages),
+    ]:
+        add("guard", "", "", metric, val)
     for r in g.by_reason:
         add("guard", "reason", r.key, "blocked", r.count)
     u = fig.unanswered
     add("unanswered", "", "", "total", u.total)
-    add("unanswered", "", "", "share_of_messages", u.share_of_messages)
+    for metric, val in _rate("share_of_messages", u.share_of_messages, u.handled):
+        add("unanswered", "", "", metric, val)
     for i, grp in enumerate(u.groups, 1):
         add("unanswered", "group", i, "count", grp.count)
         add("unanswered", "group", i, "keywords", " ".join(grp.keywords))
         add("unanswered", "group", i, "example", grp.example)
+
+
+def _not_understood(fig: Figures, add: Add) -> None:
+    """The conversations that ended not understood: the ops team's work list (masked)."""
+    nu = fig.outcomes.not_understood
+    add("not_understood", "", "", "conversations", nu.conversations)
+    for ending, n in nu.by_ending.items():
+        add("not_understood", "ending", ending, "conversations", n)
+    for i, grp in enumerate(nu.groups, 1):
+        add("not_understood", "group", i, "count", grp.count)
+        add("not_understood", "group", i, "keywords", " ".join(grp.keywords))
+        add("not_understood", "group", i, "example", grp.example)
 
 
 def csv_rows(fig: Figures) -> list[list[Any]]:
@@ -154,7 +207,7 @@ def csv_rows(fig: Figures) -> list[list[Any]]:
     def add(section: str, dimension: str, key: Any, metric: str, value: Any) -> None:
         rows.append([section, dimension, "" if key is None else key, metric, "" if value is None else value])
 
-    for part in (_volume, _handled, _timing, _satisfaction, _safety):
+    for part in (_volume, _outcomes, _handled, _timing, _satisfaction, _safety, _not_understood):
         part(fig, add)
     return rows
 

@@ -24,13 +24,22 @@ from bot.core.privacy import mask
 from bot.core.vocabulary import KIND_LABELS, Priority, Status
 from bot.infra import db
 from bot.reports import conversations as conv
-from bot.reports.conversations import Conversation, Conversations, is_bot_message, is_handoff
+from bot.reports.conversations import (
+    FALLBACK_INTENT,
+    Conversation,
+    Conversations,
+    is_bot_message,
+    is_crisis_message,
+    is_crisis_ticket,
+    is_handoff,
+)
+from bot.reports.outcomes import Outcomes, count_outcomes, deflect_intents
 from bot.reports.questions import QuestionGroup, group_questions
+from bot.reports.rates import ratio
 from bot.reports.records import SLACK, Records, TicketRow, bounds, local, read, utc, utc_of
 
 SATISFIED = ("满意", "基本满意")
 SATISFACTION_VALUES = ("满意", "基本满意", "不满意")
-FALLBACK_INTENT = "nlu_fallback"
 UNRECOGNISED = "（未识别）"
 NO_DEPARTMENT = "（未关联部门）"
 NO_TOPIC = "（未关联主题）"
@@ -102,13 +111,18 @@ class ChannelContainment:
 
 @dataclass(frozen=True)
 class Containment:
-    """机器人独立解决率: conversations that no person had to join."""
+    """Conversations that no person had to join, and those that went to one (转人工率). Not
+    独立解决率: a conversation the bot did not understand was not handed on either (outcomes.py)."""
 
     conversations: int
     contained: int
     escalated: int
     rate: float | None
     by_channel: Mapping[str, ChannelContainment]
+
+    @property
+    def escalated_rate(self) -> float | None:
+        return ratio(self.escalated, self.conversations)
 
 
 @dataclass(frozen=True)
@@ -157,6 +171,11 @@ class SlaSummary:
     missed: int
     pending: int
     kept_rate: float | None
+
+    @property
+    def n(self) -> int:
+        """What the rate is of: the tickets answered, in time or not."""
+        return self.kept + self.missed
 
 
 @dataclass(frozen=True)
@@ -289,7 +308,8 @@ class BlockedReplies:
 @dataclass(frozen=True)
 class Unanswered:
     total: int
-    share_of_messages: float | None
+    share_of_messages: float | None  # of `handled`
+    handled: int  # the citizen messages the bot handled
     groups: tuple[QuestionGroup, ...]
 
 
@@ -297,6 +317,7 @@ class Unanswered:
 class Figures:
     period: Period
     volume: Volume
+    outcomes: Outcomes
     containment: Containment
     handoffs: Handoffs
     tickets: Tickets
@@ -348,6 +369,7 @@ def compute(
     return Figures(
         period=_period(day),
         volume=_volume(day),
+        outcomes=count_outcomes(day.conversations, deflect_intents(catalogue)),
         containment=_containment(day),
         handoffs=_handoffs(day),
         tickets=_tickets(day),
@@ -363,8 +385,7 @@ def compute(
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
+_rate = ratio
 
 
 def _minutes(a: datetime | None, b: datetime | None) -> float | None:
@@ -660,12 +681,10 @@ def _crisis_type(t: TicketRow) -> str:
 
 
 def _crises(day: _Day) -> Crises:
-    messages = [r for r in day.records.inbound if r.crisis or r.intent in topics.CRISIS_INTENTS]
+    messages = [r for r in day.records.inbound if is_crisis_message(r)]
     by_type = Counter(r.crisis or r.intent or "" for r in messages)
     detected_by = Counter("词库" if r.crisis else "模型" for r in messages)
-    escalated = [
-        t for t in day.records.created if (t.reason or "").startswith("crisis:") or t.topic in topics.CRISIS_INTENTS
-    ]
+    escalated = [t for t in day.records.created if is_crisis_ticket(t)]
     rows = []
     for t in sorted(escalated, key=lambda t: t.id):
         first = _minutes(utc(t.created_at), utc(t.first_response_at))
@@ -720,5 +739,6 @@ def _unanswered(day: _Day) -> Unanswered:
     return Unanswered(
         total=len(fallbacks),
         share_of_messages=_rate(len(fallbacks), len(by_bot)),
+        handled=len(by_bot),
         groups=tuple(group_questions([r.text for r in fallbacks])),
     )

@@ -21,13 +21,11 @@ from bot.core.vocabulary import CHANNEL_LABELS, PRIORITY_LABELS, STATUS_LABELS, 
 from bot.reports.charts import Charts, Segment
 from bot.reports.definitions import DEFINITIONS
 from bot.reports.figures import SLA_LABELS, Figures, SlaState, SlaSummary, topic_title
+from bot.reports.outcomes import ENDING_LABELS, OUTCOME_LABELS, SOLVED, Outcome
+from bot.reports.rates import Rate, pct, rate
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (TEMPLATES / "report.css").read_text(encoding="utf-8")
-
-
-def pct(x: float | None) -> str:
-    return "—" if x is None else f"{x * 100:.1f}%"
 
 
 def dur(minutes: float | None) -> str:
@@ -55,6 +53,7 @@ def _environment() -> Environment:
         finalize=_blank_none,
     )
     env.filters["pct"] = pct
+    env.filters["rate"] = rate
     env.filters["dur"] = dur
     return env
 
@@ -65,20 +64,33 @@ class Chart:
     alt: str
 
 
-def _kpis(fig: Figures) -> list[tuple[object, str]]:
+@dataclass(frozen=True)
+class Kpi:
+    value: object  # a count, or a rate's percentage or 样本不足
+    name: str
+    n: int | None = None  # a rate's n
+
+
+def _kpi_rate(value: float | None, n: int, name: str) -> Kpi:
+    return Kpi(Rate(value, n).short, name, n)
+
+
+def _kpis(fig: Figures) -> list[Kpi]:
+    o, s = fig.outcomes.overall, fig.satisfaction
     return [
-        (fig.volume.conversations, "会话"),
-        (fig.volume.citizen_messages, "市民消息"),
-        (pct(fig.containment.rate), "机器人独立解决率"),
-        (fig.handoffs.total, "转人工"),
-        (fig.tickets.total, "工单"),
-        (pct(fig.sla.overall.kept_rate), "SLA 按时率"),
-        (pct(fig.satisfaction.participation), "参评率"),
-        (pct(fig.satisfaction.tickets.satisfaction), "工单满意率"),
-        (pct(fig.satisfaction.answers.helpful), "回答有帮助率"),
-        (fig.crises.escalated, "危机转介工单"),
-        (fig.blocked_replies.blocked, "拦截回复"),
-        (fig.unanswered.total, "未能回答"),
+        Kpi(fig.volume.conversations, "会话"),
+        Kpi(fig.volume.citizen_messages, "市民消息"),
+        _kpi_rate(o.solved_rate, o.conversations, "机器人独立解决率"),
+        Kpi(o.by_outcome[Outcome.NOT_UNDERSTOOD], "未能理解的会话"),
+        Kpi(fig.handoffs.total, "转人工"),
+        Kpi(fig.tickets.total, "工单"),
+        _kpi_rate(fig.sla.overall.kept_rate, fig.sla.overall.n, "SLA 按时率"),
+        _kpi_rate(s.participation, s.offered, "参评率"),
+        _kpi_rate(s.tickets.satisfaction, s.tickets.rated, "工单满意率"),
+        _kpi_rate(s.answers.helpful, s.answers.rated, "回答有帮助率"),
+        Kpi(fig.crises.escalated, "危机转介工单"),
+        Kpi(fig.blocked_replies.blocked, "拦截回复"),
+        Kpi(fig.unanswered.total, "未能回答"),
     ]
 
 
@@ -170,6 +182,10 @@ def render_html(
             sla_rows=_sla_rows(fig),
             crisis_names={k: topic_title(cat, k) for k in topics.CRISIS_INTENTS},
             definitions=DEFINITIONS,
+            outcome_labels=OUTCOME_LABELS,
+            ending_labels=ENDING_LABELS,
+            solved=SOLVED,
+            not_understood=Outcome.NOT_UNDERSTOOD,
             font=ch.font,
         )
     )

@@ -55,6 +55,11 @@ async def test_agents_cannot_see_it_supervisors_can(console: Client) -> None:
     assert '<link rel="stylesheet" href="/supervisor/report.css">' in page and "<style>" not in page  # no inline style
     assert "<b>1</b><span>会话</span>" in page and "<b>1</b><span>工单</span>" in page
     assert "13812345678" not in page
+    # every outcome's count beside 独立解决率, which one conversation is too few to give as a percentage
+    flat = page.replace("\n", "")
+    assert '<td>登记工单</td><td class="n">1</td>' in flat and '<a href="#not-understood">未能理解</a>' in flat
+    assert "<b>样本不足</b><span>机器人独立解决率</span><small>n=1</small>" in page
+    assert '<section id="not-understood">' in page
     async with console.session.get(console.base + "/supervisor/report.css") as r:
         assert r.status == 200 and r.content_type == "text/css" and "body.report" in await r.text()
 
@@ -71,6 +76,15 @@ async def test_csv_export_with_the_service_token(api: Client) -> None:
     assert ["tickets", "", "", "total", "1"] in rows
     assert ["tickets", "department", "ecology_environment", "count", "1"] in rows
     assert ["volume", "", "", "conversations", "1"] in rows
+    assert ["outcomes", "outcome", "ticket_filed", "conversations", "1"] in rows
+    assert ["outcomes", "", "", "solved_rate", "样本不足"] in rows and [
+        "outcomes",
+        "",
+        "",
+        "solved_rate_n",
+        "1",
+    ] in rows
+    assert ["not_understood", "", "", "conversations", "0"] in rows
 
 
 async def test_a_range_before_the_records_is_empty_and_bad_ranges_are_refused(api: Client) -> None:

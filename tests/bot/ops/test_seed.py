@@ -48,3 +48,7 @@ def test_a_short_day_through_the_stack(stack: Stack, tmp_path: Path, capsys: pyt
     assert fig.volume.conversations == 6, out
     assert set(fig.volume.conversations_by_channel) == {"rest", "socketio"}, out
     assert "report: " in out and len(list(tmp_path.glob("report-*.html"))) == 1
+    # each conversation has exactly one outcome, and the page shows them beside 独立解决率
+    assert sum(fig.outcomes.overall.by_outcome.values()) == 6, fig.outcomes
+    page = next(tmp_path.glob("report-*.html")).read_text(encoding="utf-8")
+    assert "机器人独立解决率" in page and '<section id="not-understood">' in page

@@ -39,6 +39,7 @@ from bot.reports.figures import (
     TicketRatings,
     compute,
 )
+from bot.reports.outcomes import Ending, Outcome
 from bot.reports.questions import QuestionGroup
 from bot.stack.processes import Stack
 from tests.bot.reports.conftest import NOW, SCRIPT_COMMENT, T0, Day, audit, inbound
@@ -86,6 +87,29 @@ def test_containment(known_day: Day, db_url: str) -> None:
         "socketio": ChannelContainment(2, 2, 1.0),
         "wechat": ChannelContainment(3, 2, 0.6667),
     }
+
+
+def test_outcomes(known_day: Day, db_url: str) -> None:
+    o = _known(db_url).outcomes
+    # A said 有帮助; C's first conversation and O's comment ended on what the bot served. B's answer
+    # was rated 没帮助, C came back only to greet, M was not understood, N got only the safe answer:
+    # none of them solved, though no person joined them (containment counts them as contained)
+    assert o.overall.by_outcome == {
+        Outcome.CRISIS_ESCALATED: 2, Outcome.HANDED_TO_PERSON: 2, Outcome.TICKET_FILED: 2, Outcome.DEFLECTED: 3,
+        Outcome.ANSWERED_CONFIRMED: 1, Outcome.ANSWERED_NO_REPLY: 2, Outcome.NOT_UNDERSTOOD: 4,
+    }  # fmt: skip
+    assert (o.overall.conversations, o.overall.solved, o.overall.solved_rate) == (16, 3, 0.1875)
+    assert {ch: (c.conversations, c.solved, c.solved_rate) for ch, c in o.by_channel.items()} == {
+        "rest": (11, 2, 0.1818), "socketio": (2, 0, 0.0), "wechat": (3, 1, 0.3333)
+    }  # fmt: skip
+    nu = o.not_understood
+    assert (nu.conversations, nu.by_ending) == (4, {Ending.FALLBACK: 2, Ending.REPHRASE: 0, Ending.CHECK: 0,
+                                                    Ending.NOT_HELPFUL: 1, Ending.NO_ANSWER: 1})  # fmt: skip
+    assert nu.groups == (
+        QuestionGroup(2, (), "你好", ("你好",)),
+        QuestionGroup(1, (), "公积金余额", ("公积金余额",)),
+        QuestionGroup(1, (), "我电话138****5678 养犬登记在哪", ("我电话138****5678 养犬登记在哪",)),
+    )
 
 
 def test_handoffs(known_day: Day, db_url: str) -> None:
@@ -210,6 +234,10 @@ def test_an_empty_range_has_every_group_empty(db_url: str) -> None:
         (),
     )
     assert list(fig.tickets.by_priority.values()) == [0, 0, 0] and list(fig.tickets.by_status.values()) == [0, 0, 0]
+    assert (fig.outcomes.overall.solved_rate, fig.outcomes.by_channel, fig.outcomes.not_understood.groups) == (
+        None, {}, ()
+    )  # fmt: skip
+    assert set(fig.outcomes.overall.by_outcome.values()) == {0}
 
 
 # ------------------------------------------------------------------------------ unit tests
@@ -332,6 +360,15 @@ def test_figures_of_a_known_set_of_conversations(stack: Stack) -> None:
     # containment: the crisis and the request for a person went to people; the rest did not
     assert (fig.containment.contained, fig.containment.escalated, fig.containment.rate) == (8, 2, 0.8)
     assert fig.handoffs.total == 2
+    # outcomes: A said 有帮助; C and D left after their answers; B said 没帮助 and J was not understood
+    assert fig.outcomes.overall.by_outcome == {
+        Outcome.CRISIS_ESCALATED: 1, Outcome.HANDED_TO_PERSON: 1, Outcome.TICKET_FILED: 2, Outcome.DEFLECTED: 1,
+        Outcome.ANSWERED_CONFIRMED: 1, Outcome.ANSWERED_NO_REPLY: 2, Outcome.NOT_UNDERSTOOD: 2,
+    }, fig.outcomes  # fmt: skip
+    assert (fig.outcomes.overall.solved, fig.outcomes.overall.solved_rate) == (3, 0.3)
+    nu = fig.outcomes.not_understood
+    assert nu.by_ending[Ending.NOT_HELPFUL] == 1 and nu.by_ending[Ending.NO_ANSWER] == 0, nu
+    assert {v for g in nu.groups for v in g.variants} == {faq[2], fallback}, nu
     assert sorted((r.reason, r.count) for r in fig.handoffs.reasons) == sorted(
         [("crisis:self_harm", 1), (handoff_reason, 1)]
     )

@@ -25,4 +25,8 @@ def test_html_and_csv_carry_the_figures(db_url: str, tmp_path: Path) -> None:
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert rows[0] == ["section", "dimension", "key", "metric", "value"]
     assert ["unanswered", "", "", "total", "1"] in rows
-    assert ["containment", "", "", "rate", "1.0"] in rows
+    # no person joined (containment 1 of 1), but nobody was answered either: not solved
+    assert ["containment", "", "", "rate", "样本不足"] in rows and ["containment", "", "", "rate_n", "1"] in rows
+    assert ["outcomes", "", "", "solved", "0"] in rows
+    assert ["outcomes", "outcome", "not_understood", "conversations", "1"] in rows
+    assert ["not_understood", "group", "1", "example", "我的电话是138****5678，养犬登记在哪"] in rows

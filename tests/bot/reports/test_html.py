@@ -13,7 +13,7 @@ from tests.bot.reports.conftest import NOW, T0, Day
 
 SECTIONS = [
     "服务量",
-    "机器人独立解决与转人工",
+    "会话结果与机器人独立解决率",
     "工单",
     "办理时限（SLA）",
     "坐席响应与办结用时",
@@ -21,6 +21,7 @@ SECTIONS = [
     "劝导分流与危机转介",
     "输出安全检查",
     "未能回答的问题（供补充知识库）",
+    "未能理解的会话（供受理与知识库改进）",
     "口径说明",
 ]
 
@@ -58,17 +59,23 @@ def test_the_labels_are_the_vocabulary_of_the_desk(known_day: Day, db_url: str) 
 
 def test_the_figures_in_the_text(known_day: Day, db_url: str) -> None:
     page = _page(db_url)
-    assert "<b>16</b><span>会话</span>" in page and "<b>81.2%</b><span>机器人独立解决率</span>" in page
-    assert "全部 16 次会话中，13 次由机器人独立完成（81.2%），3 次转人工。" in page
+    # 3 of 16 solved (A confirmed; C's first and O's answered): 16 is too few for a percentage
+    assert "<b>16</b><span>会话</span>" in page
+    assert "<b>样本不足</b><span>机器人独立解决率</span><small>n=16</small>" in page
+    assert (
+        "全部 16 次会话中，机器人独立解决 3 次（解答并获确认或解答后未再回复），机器人独立解决率 样本不足（n=16）。"
+        in page
+    )
+    assert "转人工 3 次（含危机转介），转人工率 样本不足（n=16）。" in page
     assert "共 5 张：转人工 3 张，机器人登记诉求 2 张。" in page
     assert "全部工单首次响应中位数 5.0分钟（2 张已响应），办结用时中位数 30.0分钟（3 张已办结）。" in page
-    assert "满意 1、基本满意 1、不满意 1，满意率 66.7%。" in page
+    assert "满意 1、基本满意 1、不满意 1，满意率 样本不足（n=3）。" in page
     assert (
         "识别危机消息 2 条（2 次会话；正在发生的紧急险情（火灾、燃气泄漏、人身伤害、违法犯罪） 1、自伤、自杀或以此相威胁 1；识别方式：模型 1、词库 1），生成或升级为危机工单 1 张。"
         in page
     )
-    assert "机器人发出回复 13 条，拦截 3 条（23.1%），均以安全答复代替。" in page
-    assert "共 3 条，占机器人处理消息的 15.8%。" in page
+    assert "机器人发出回复 13 条，拦截 3 条，均以安全答复代替；拦截率 样本不足（n=13）。" in page
+    assert "共 3 条，占机器人处理消息的 样本不足（n=19）。" in page
 
 
 def test_standalone_or_for_the_desk(known_day: Day, db_url: str) -> None:
@@ -83,7 +90,8 @@ def test_standalone_or_for_the_desk(known_day: Day, db_url: str) -> None:
 def test_an_empty_range_says_so_in_every_table(db_url: str) -> None:
     page = _page(db_url)
     assert re.findall(r"<h2>(.*?)</h2>", page) == SECTIONS
-    assert page.count("统计期间内没有记录。") == 10  # every table but the SLA's (its 全部 row is always there)
+    # every table but the SLA's (its 全部 row is always there) and the outcomes' (every outcome, 0)
+    assert page.count("统计期间内没有记录。") == 11
     assert page.count('src="data:image/png;base64,') == 2  # by hour and ratings: drawn even when empty
     assert "市民意见" not in page
 
