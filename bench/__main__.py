@@ -6,6 +6,7 @@ start-up; training time; resident memory of each process; optionally a py-spy pr
     python -m bench --processes 2           # two Rasa processes behind nginx (deploy/nginx)
     python -m bench --profile               # py-spy on the Rasa process at concurrency 8
     python -m bench --rasa-url http://127.0.0.1:5005 --wechat-token TOKEN   # a running stack
+    python -m bench crisis                  # the crisis screening's cost by length (bench/crisis.py)
 
 Figures go to stdout and to results/bench/<time>.json and .md (docs/performance.md explains them).
 """
@@ -373,6 +374,10 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["crisis"]:  # the crisis screening's own cost (bench/crisis.py): no stack
+        from bench import crisis
+
+        return crisis.main(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rasa-url", help="a running stack (else the bench starts its own)")
     parser.add_argument("--wechat-token", default="", help="WECHAT_TOKEN of the running stack (--rasa-url)")

@@ -41,9 +41,9 @@ _NOW = re.compile(r"(?<!到)现在|正在|刚刚|刚才|马上|赶紧|快来|救
 # words it needs the semantic stage to agree
 _EXCLAMATION = re.compile(r"救命(啊|呀|哪|啦|了)?")
 EXCLAMATION_ALONE = 4  # characters left beside 救命 that still make it a bare cry for help
-# the lexicon decides alone for these kinds whatever the tense: a statement of self-harm is never
-# set aside (docs/crisis.md: none of the past-event complaints of the dev set matched one)
-_ALWAYS = frozenset({"self_harm"})
+# a self-harm statement decides alone whatever the tense, unless the writer reports what somebody
+# else said back then (a complaint: 去年欠薪的时候，有人说不想活了); that one gets the check question
+_REPORTED = re.compile(r"(有人|他|她|他们|同事|工友|邻居|别人|大家|有的人)(也|都|还)?(说|讲|喊|嚷)")
 
 
 class Band(str, Enum):
@@ -138,7 +138,7 @@ def lexicon_match(text: str, lexicon: str | None = None) -> Verdict | None:
 
 def _past(text: str, verdict: Verdict, lexicon: Path) -> bool:
     """Whether every clause the match is in speaks of the past (a past time in it or in the two
-    clauses before it, and nothing of now in it)."""
+    clauses before it, and nothing of now in it); for self-harm, also told as somebody else's words."""
     clauses = [c for c in _CLAUSES.split(unicodedata.normalize("NFKC", text)) if c.strip()]
     dated: list[bool] = []
     for i, clause in enumerate(clauses):
@@ -146,9 +146,10 @@ def _past(text: str, verdict: Verdict, lexicon: Path) -> bool:
         if m is None or m.intent != verdict.intent:
             continue
         context = "".join(clauses[max(0, i - CONTEXT_CLAUSES) : i + 1])
-        dated.append(bool(_PAST.search(context)) and not _NOW.search(clause))
+        reported = verdict.intent != "self_harm" or bool(_REPORTED.search(clause))
+        dated.append(reported and bool(_PAST.search(context)) and not _NOW.search(clause))
     if not dated:  # the match spans clauses: the whole message is its context
-        return bool(_PAST.search(text)) and not _NOW.search(text)
+        return verdict.intent != "self_harm" and bool(_PAST.search(text)) and not _NOW.search(text)
     return all(dated)
 
 
@@ -160,7 +161,8 @@ def _exclamation_only(norm: str, lexicon: Path) -> bool:
 def _judged(text: str, verdict: Verdict, found: semantic.Semantic | None) -> Assessment:
     """A lexicon match about the past: never an alarm alone; the check question only when the
     semantic stage, too, finds the message as close to a crisis as one it would raise itself."""
-    if found is None or found.probability < semantic.CRISIS:
+    # somebody's words of self-harm, even reported from the past, are always asked about
+    if verdict.intent != "self_harm" and (found is None or found.probability < semantic.CRISIS):
         return Assessment(
             band=Band.CLEAR, kind=None, source=Source.LEXICON_PAST, pattern=verdict.pattern, semantic=found
         )
@@ -199,7 +201,7 @@ def assess(text: str, lexicon: str | None = None) -> Assessment:
     path = _lexicon_path(lexicon)
     verdict = _match(norm, path)
     exclaimed = verdict is not None and _exclamation_only(norm, path)
-    past = verdict is not None and not exclaimed and verdict.intent not in _ALWAYS and _past(text, verdict, path)
+    past = verdict is not None and not exclaimed and _past(text, verdict, path)
     if verdict is not None and not exclaimed and not past:
         return Assessment(band=Band.CRISIS, kind=verdict.intent, source=Source.LEXICON, pattern=verdict.pattern)
     found = semantic.score(text)

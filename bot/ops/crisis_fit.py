@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # inverse regularisation and the weight of a hard negative against an everyday message: chosen on
 # tests/nlu/crisis_dev.yml (docs/crisis.md)
-C = 10.0
+C = 30.0
 HARD_NEGATIVE_WEIGHT = 3.0
 _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 CRISIS_TRAINING = "crisis.yml"  # the classifier's crisis intents: statements, not background
