@@ -12,6 +12,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import crisis_check
 from bot.core import catalogue, city, handoff, tickets, topics
 from bot.core.extract import extract_place, extract_time
 from bot.core.privacy import ID_RE, mask, normalize_mobile, valid_id_number, valid_mobile
@@ -291,10 +292,8 @@ class ActionCrisis(Action):
         return "action_crisis"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name") or "self_harm"
-        if intent not in CRISIS_RESPONSE:
-            intent = "self_harm"
-        text = _latest_text(tracker)
+        facts = crisis_check.crisis_facts(tracker)  # also the answer to the check question
+        intent, text = facts.kind, facts.text
         title = topics.load().get(intent).title if topics.load().get(intent) else intent  # type: ignore[union-attr]
         ticket = _file_ticket(
             tracker,
@@ -303,7 +302,7 @@ class ActionCrisis(Action):
             handoff_=True,
             reason=f"crisis:{intent}",
             summary=tickets.one_line(f"【危机】{title}", text),
-            description=text,
+            description=crisis_check.described(facts),
         )
         dispatcher.utter_message(response=CRISIS_RESPONSE[intent], ticket_id=ticket["id"])
         _told(ticket, CRISIS_RESPONSE[intent])
