@@ -181,16 +181,24 @@ def _exclaimed(norm: str, verdict: Verdict, found: semantic.Semantic | None) -> 
     return Assessment(band=Band.CLEAR, kind=None, source=Source.NONE, pattern=verdict.pattern, semantic=found)
 
 
-def _semantic_band(text: str, found: semantic.Semantic | None) -> Assessment:
-    if found is None or found.probability < semantic.CHECK:
-        return Assessment(band=Band.CLEAR, kind=None, source=Source.NONE, semantic=found)
-    band = Band.CRISIS if found.probability >= semantic.CRISIS else Band.CHECK
-    if found.piece != text.strip() and _PAST.search(found.piece):
-        # a sentence of a long message about what happened before: one band lower
-        if band is Band.CHECK:
-            return Assessment(band=Band.CLEAR, kind=None, source=Source.NONE, semantic=found)
-        band = Band.CHECK
-    return Assessment(band=band, kind=found.kind, source=Source.SEMANTIC, semantic=found)
+def _semantic_band(text: str, found: list[semantic.Semantic]) -> Assessment:
+    """The band from the semantic stage. In a long message a sentence about what happened before
+    is not a person in danger now: it is passed over, except for self-harm, which is at most asked
+    about (docs/crisis.md: the long complaints of the dev set)."""
+    best: semantic.Semantic | None = None
+    capped = False
+    for f in found:
+        if f.piece == text.strip() or not _PAST.search(f.piece):
+            best, capped = f, False
+            break
+        if f.kind == "self_harm" and best is None:
+            best, capped = f, True
+    if best is None or best.probability < semantic.CHECK:
+        return Assessment(
+            band=Band.CLEAR, kind=None, source=Source.NONE, semantic=best or (found[0] if found else None)
+        )
+    band = Band.CRISIS if best.probability >= semantic.CRISIS and not capped else Band.CHECK
+    return Assessment(band=band, kind=best.kind, source=Source.SEMANTIC, semantic=best)
 
 
 def assess(text: str, lexicon: str | None = None) -> Assessment:
@@ -204,10 +212,11 @@ def assess(text: str, lexicon: str | None = None) -> Assessment:
     past = verdict is not None and not exclaimed and _past(text, verdict, path)
     if verdict is not None and not exclaimed and not past:
         return Assessment(band=Band.CRISIS, kind=verdict.intent, source=Source.LEXICON, pattern=verdict.pattern)
-    found = semantic.score(text)
+    scored = semantic.score_all(text)
+    found = scored[0] if scored else None
     if verdict is not None:
         return _exclaimed(norm, verdict, found) if exclaimed else _judged(text, verdict, found)
-    return _semantic_band(text, found)
+    return _semantic_band(text, scored)
 
 
 def screen(text: str, lexicon: str | None = None) -> Verdict | None:

@@ -3,7 +3,8 @@
 Runs last, after the classifiers, FallbackClassifier and FaqAnswerGate, so that a crisis is
 handled the same way on every channel, in the middle of a form, and on /model/parse:
 - band CRISIS: the intent becomes the crisis kind with confidence 1.0, whatever the classifier said;
-- band CHECK: the intent becomes `crisis_check` (the approved check question, actions/crisis_check.py);
+- band CHECK: the intent becomes `crisis_check` (the approved check question, actions/crisis_check.py),
+  unless the citizen asks for a person: then a person it is, at once;
 - band CLEAR: the classifier's crisis intents do not decide alone (they learned 「我想…」 as
   self-harm): a crisis intent on top becomes nlu_fallback, as FallbackClassifier would give it.
 The screening's evidence goes into the parse data (`crisis_screen`) for the crisis ticket.
@@ -24,6 +25,7 @@ from rasa.shared.nlu.training_data.message import Message
 from bot.core import crisis
 
 CHECK_INTENT = "crisis_check"
+REQUEST_HUMAN = "request_human"
 SCREENED = frozenset({*crisis.ORDER, CHECK_INTENT})  # intents only the screening may give
 
 
@@ -69,6 +71,15 @@ class CrisisScreen(GraphComponent):
         message.set(INTENT, top, add_to_output=True)
         message.set(INTENT_RANKING_KEY, [top, *ranking], add_to_output=True)
 
+    def _asks_for_a_person(self, message: Message) -> bool:
+        """An unsure message that asks for a person gets one at once: the agent, not a check
+        question, is the answer then (and the screening's evidence goes with the message)."""
+        intent = message.get(INTENT) or {}
+        return bool(
+            intent.get(INTENT_NAME_KEY) == REQUEST_HUMAN
+            and float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self.fallback_confidence
+        )
+
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             text = message.get(TEXT) or ""
@@ -77,11 +88,11 @@ class CrisisScreen(GraphComponent):
             a = crisis.assess(text)
             if a.band is crisis.Band.CRISIS and a.kind:
                 self._set_top(message, a.kind, 1.0)
-            elif a.band is crisis.Band.CHECK:
+            elif a.band is crisis.Band.CHECK and not self._asks_for_a_person(message):
                 self._set_top(message, CHECK_INTENT, 1.0)
             elif (message.get(INTENT) or {}).get(INTENT_NAME_KEY) in SCREENED:
                 self._set_top(message, DEFAULT_NLU_FALLBACK_INTENT_NAME, self.fallback_confidence)
-            else:
+            elif a.band is crisis.Band.CLEAR:
                 continue
             message.set("crisis_screen", evidence(a), add_to_output=True)
         return messages

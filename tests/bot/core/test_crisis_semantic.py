@@ -20,10 +20,10 @@ STATEMENT = semantic.Statement("我不想再拖累任何人了", "self_harm", "i
 
 
 def fixed(probability: float, kind: str = "self_harm"):
-    def score(text: str) -> semantic.Semantic:
-        return semantic.Semantic(probability, kind, STATEMENT, 0.9, text)
+    def score_all(text: str) -> list[semantic.Semantic]:
+        return [semantic.Semantic(probability, kind, STATEMENT, 0.9, text)]
 
-    return score
+    return score_all
 
 
 # ---------------------------------------------------------------- the stored probe and the banks
@@ -65,7 +65,7 @@ def test_the_dev_set_shares_no_text_with_the_banks() -> None:
      (semantic.CHECK, crisis.Band.CHECK), (0.3, crisis.Band.CLEAR)],
 )  # fmt: skip
 def test_the_semantic_probability_gives_the_band(monkeypatch, probability: float, band: crisis.Band) -> None:
-    monkeypatch.setattr(semantic, "score", fixed(probability))
+    monkeypatch.setattr(semantic, "score_all", fixed(probability))
     a = crisis.assess("最近总是睡不着")  # no lexicon word
     assert a.band is band
     assert (a.kind == "self_harm") is (band is not crisis.Band.CLEAR)
@@ -73,14 +73,14 @@ def test_the_semantic_probability_gives_the_band(monkeypatch, probability: float
 
 
 def test_a_lexicon_statement_decides_alone_without_the_semantic_stage(monkeypatch) -> None:
-    monkeypatch.setattr(semantic, "score", fixed(0.0))
+    monkeypatch.setattr(semantic, "score_all", fixed(0.0))
     a = crisis.assess("我不想活了")
     assert (a.band, a.kind, a.source) == (crisis.Band.CRISIS, "self_harm", crisis.Source.LEXICON)
     assert "词库规则" in a.how_raised()
 
 
 def test_the_ticket_is_told_the_score_and_the_closest_reviewed_statement(monkeypatch) -> None:
-    monkeypatch.setattr(semantic, "score", fixed(0.995))
+    monkeypatch.setattr(semantic, "score_all", fixed(0.995))
     how = crisis.assess("最近总是睡不着").how_raised()
     assert "语义相似度 0.99" in how and "我不想再拖累任何人了" in how and "2026-12-03" in how
 

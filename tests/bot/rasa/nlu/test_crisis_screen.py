@@ -60,3 +60,9 @@ def test_a_buttons_payload_is_not_screened() -> None:
     m = screen(parsed("/crisis_check_no", "crisis_check_no", 1.0))
     assert m.get("intent") == {"name": "crisis_check_no", "confidence": 1.0}
     assert m.get("crisis_screen") is None
+
+
+def test_unsure_but_asking_for_a_person_gets_the_person() -> None:
+    m = screen(parsed("我不想再拖累家里人了，我要跟人说话", "request_human", 0.8))
+    assert m.get("intent") == {"name": "request_human", "confidence": 0.8}
+    assert m.get("crisis_screen")["band"] == "check"
