@@ -36,12 +36,13 @@ KINDS = ("self_harm", "emergency", "child_welfare")
 CRISIS = 0.99
 CHECK = 0.62
 
-WHOLE_CHARS = 40  # a message this short is embedded whole (about 25 ms here)
-PIECE_CHARS = 32  # a long message's sentences are cut to clauses of about this length
-# characters embedded for a long message: 32 at 100 characters, 132 at 500 and after (bench:
-# p95 30 / 150 ms)
-BUDGET_BASE, BUDGET_PER_CHAR, BUDGET_MAX = 32, 0.25, 132
+WHOLE_CHARS = 40  # a message this short is embedded whole (about 30 ms here)
+PIECE_CHARS = 26  # a long message's sentences are cut to clauses of about this length
+# characters embedded for a long message: 26 at 100 characters, 120 at 500 and after (`python -m
+# bench crisis`: p95 under 30 / 150 ms on one core, docs/crisis.md)
+BUDGET_BASE, BUDGET_PER_CHAR, BUDGET_MAX = 26, 0.25, 120
 
+MIN_PIECE = 6  # fewer characters left than this: nothing more is embedded
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n…])")
 _CLAUSE_END = re.compile(r"(?<=[，,、：:])")
 # What a crisis sentence almost always has, direct or indirect: death, life, leaving, pain, means
@@ -167,8 +168,12 @@ def pieces(text: str) -> list[str]:
     chosen: list[str] = []
     left = budget(len(text))
     for _, _, part in marked:
-        if len(part) > left:
-            continue
+        if left < MIN_PIECE:
+            break
+        if len(part) > left:  # a long clause: the window around its first cue
+            cue = _CUE.search(part)
+            start = max(0, (cue.start() if cue else 0) - left // 3)
+            part = part[start : start + left]
         chosen.append(part)
         left -= len(part)
     return chosen

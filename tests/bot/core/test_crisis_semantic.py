@@ -156,5 +156,17 @@ def test_a_long_message_embeds_its_marked_clauses_within_the_budget() -> None:
 
 
 def test_the_budget_grows_with_the_length_and_stops() -> None:
-    assert semantic.budget(50) == semantic.budget(100) == 32
+    assert semantic.budget(50) == semantic.budget(100) == semantic.BUDGET_BASE
+    assert semantic.budget(100) < semantic.budget(300) < semantic.BUDGET_MAX
     assert semantic.budget(500) == semantic.budget(5000) == semantic.BUDGET_MAX
+
+
+def test_a_clause_longer_than_the_budget_is_embedded_around_its_cue() -> None:
+    text = (
+        "请问一下营业执照年检的事情" * 4
+        + "我站在窗边看了很久想着跳下去就轻松了但是又放不下家里的老人和孩子"
+        + "需要准备什么材料" * 4
+    )
+    parts = semantic.pieces(text)
+    assert parts and sum(len(p) for p in parts) <= semantic.budget(len(text))
+    assert any("跳" in p or "窗边" in p for p in parts)
