@@ -47,7 +47,7 @@ def measure(count: int) -> dict[str, Any]:
     from bot.infra import embeddings
 
     crisis.warm()
-    result: dict[str, Any] = {"omp_num_threads": os.environ.get("OMP_NUM_THREADS", "default"), "loadavg": []}
+    result: dict[str, Any] = {"threads": embeddings.THREADS, "loadavg": []}
     result["loadavg"].append(round(os.getloadavg()[0], 2))
     for length in LENGTHS:
         times: list[float] = []
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
     result = measure(args.messages)
-    print(f"crisis screening, OMP_NUM_THREADS={result['omp_num_threads']}, load {result['loadavg']}")
+    print(f"crisis screening, {result['threads']} engine thread(s), load {result['loadavg']}")
     for length in LENGTHS:
         r = result[str(length)]
         target = f"(target p95 <= {TARGETS_MS[length]:.0f} ms)" if length in TARGETS_MS else ""

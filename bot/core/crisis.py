@@ -31,12 +31,13 @@ ORDER = ("self_harm", "emergency", "child_welfare")  # most urgent first when se
 _NOISE = re.compile(r"[\s\u200b-\u200f\u2060\ufeff，。！？、,.!?~～…·\-—_\"'“”‘’（）()\[\]【】]+")
 _CLAUSES = re.compile(r"[。！？!?；;\n，,：:]+")
 CONTEXT_CLAUSES = 2  # a time said in one of the two clauses before the match still dates it
+PAST_LOOKBACK = 30  # characters before an embedded piece that may date it
 # a clause about what happened before, not what is happening now
 _PAST = re.compile(
     r"上个?月|上月|有一次|那一次|上周|上星期|上次|上回|上半年|年初|去年|前年|那年|当年|当时|那次|那天|那回|那会儿|之前|以前|曾经|"
     r"小时候|年前|个月前|前几年|前些年|前段时间|前阵子|前些日子|过去|事后|后来|\d+年\d+月|\d+月\d+[日号]|的时候"
 )
-_NOW = re.compile(r"(?<!到)现在|正在|刚刚|刚才|马上|赶紧|快来|救命|还在|此刻|这会儿|眼下")
+_NOW = re.compile(r"(?<!到)现在|正在|刚刚|刚才|马上|快来|救命|还在|此刻|这会儿|眼下")
 # 救命 is also an exclamation (救命，这个系统怎么这么难用): alone it is a cry for help, with other
 # words it needs the semantic stage to agree
 _EXCLAMATION = re.compile(r"救命(啊|呀|哪|啦|了)?")
@@ -181,17 +182,26 @@ def _exclaimed(norm: str, verdict: Verdict, found: semantic.Semantic | None) -> 
     return Assessment(band=Band.CLEAR, kind=None, source=Source.NONE, pattern=verdict.pattern, semantic=found)
 
 
+def _dated(text: str, piece: str) -> bool:
+    """Whether an embedded piece of a long message speaks of the past: a past time in it or just
+    before it (the clauses it was cut from), nothing of now in it."""
+    whole = " ".join(text.split())
+    at = whole.find(piece)
+    before = whole[max(0, at - PAST_LOOKBACK) : at] if at > 0 else ""
+    return bool(_PAST.search(before + piece)) and not _NOW.search(piece)
+
+
 def _semantic_band(text: str, found: list[semantic.Semantic]) -> Assessment:
     """The band from the semantic stage. In a long message a sentence about what happened before
-    is not a person in danger now: it is passed over, except for self-harm, which is at most asked
-    about (docs/crisis.md: the long complaints of the dev set)."""
+    is not a person in danger now: it is passed over, except a self-harm one as sure as a crisis,
+    which is asked about (docs/crisis.md: the long complaints of the dev set)."""
     best: semantic.Semantic | None = None
     capped = False
     for f in found:
-        if f.piece == text.strip() or not _PAST.search(f.piece):
+        if f.piece == text.strip() or not _dated(text, f.piece):
             best, capped = f, False
             break
-        if f.kind == "self_harm" and best is None:
+        if f.kind == "self_harm" and f.probability >= semantic.CRISIS and best is None:
             best, capped = f, True
     if best is None or best.probability < semantic.CHECK:
         return Assessment(

@@ -38,9 +38,9 @@ CHECK = 0.62
 
 WHOLE_CHARS = 40  # a message this short is embedded whole (about 30 ms here)
 PIECE_CHARS = 26  # a long message's sentences are cut to clauses of about this length
-# characters embedded for a long message: 26 at 100 characters, 120 at 500 and after (`python -m
+# characters embedded for a long message: 20 at 100 characters, 108 at 500 and after (`python -m
 # bench crisis`: p95 under 30 / 150 ms on one core, docs/crisis.md)
-BUDGET_BASE, BUDGET_PER_CHAR, BUDGET_MAX = 26, 0.25, 120
+BUDGET_BASE, BUDGET_PER_CHAR, BUDGET_MAX = 20, 0.22, 108
 
 MIN_PIECE = 6  # fewer characters left than this: nothing more is embedded
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n…])")
