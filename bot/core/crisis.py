@@ -34,7 +34,7 @@ CONTEXT_CLAUSES = 2  # a time said in one of the two clauses before the match st
 PAST_LOOKBACK = 30  # characters before an embedded piece that may date it
 # a clause about what happened before, not what is happening now
 _PAST = re.compile(
-    r"上个?月|上月|有一次|那一次|上周|上星期|上次|上回|上半年|年初|去年|前年|那年|当年|当时|那次|那天|那回|那会儿|之前|以前|曾经|"
+    r"上个?月|上月|上个?学期|有一次|那一次|上周|上星期|上次|上回|上半年|年初|去年|前年|那年|当年|当时|那次|那天|那回|那会儿|之前|以前|曾经|"
     r"小时候|年前|个月前|前几年|前些年|前段时间|前阵子|前些日子|过去|事后|后来|\d+年\d+月|\d+月\d+[日号]|的时候"
 )
 _NOW = re.compile(r"(?<!到)现在|正在|刚刚|刚才|马上|快来|救命|还在|此刻|这会儿|眼下")
@@ -224,8 +224,11 @@ def assess(text: str, lexicon: str | None = None) -> Assessment:
         return Assessment(band=Band.CRISIS, kind=verdict.intent, source=Source.LEXICON, pattern=verdict.pattern)
     scored = semantic.score_all(text)
     found = scored[0] if scored else None
-    if verdict is not None:
-        return _exclaimed(norm, verdict, found) if exclaimed else _judged(text, verdict, found)
+    if verdict is not None and exclaimed:
+        return _exclaimed(norm, verdict, found)
+    if verdict is not None:  # about the past: only what the message says of now may raise it
+        now = next((f for f in scored if f.piece == text.strip() or not _dated(text, f.piece)), None)
+        return _judged(text, verdict, now)
     return _semantic_band(text, scored)
 
 

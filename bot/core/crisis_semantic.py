@@ -56,6 +56,14 @@ _CUE = re.compile(
 )
 
 
+# What a crisis sentence says when it says it at all: these choose first within the budget.
+_STRONG = re.compile(
+    "死|活着|活下去|不想活|没意思|意义|信|遗|告别|再见|就这样吧|解脱|消失|离开这个|结束|撑不|熬不|坚持不|"
+    "拖累|累赘|后事|绳|割|药|跳|楼顶|天台|救命|血|晕|昏|不醒|没反应|呼吸|着火|烟|煤气|燃气|刀|打孩子|挨打|"
+    "饿|锁在|关在|弃|不要了|养不|福利院|一个人在|不见了|走丢|危险"
+)
+
+
 @dataclass(frozen=True)
 class Statement:
     text: str
@@ -153,7 +161,8 @@ def _clauses(sentence: str) -> list[str]:
 
 
 def cues(text: str) -> int:
-    return len(_CUE.findall(text))
+    """How strongly a piece of text is marked: every cue counts, a strong one three times."""
+    return len(_CUE.findall(text)) + 2 * len(_STRONG.findall(text))
 
 
 def pieces(text: str) -> list[str]:
@@ -164,10 +173,11 @@ def pieces(text: str) -> list[str]:
     if len(text) <= WHOLE_CHARS:
         return [text] if text else []
     parts = [c.strip() for s in _SENTENCE_END.split(text) for c in _clauses(s.strip()) if c.strip()]
-    marked = sorted(((cues(p), -i, p) for i, p in enumerate(parts) if cues(p)), reverse=True)
+    # the most marked first, the shorter of two as marked first (more of the budget left)
+    marked = sorted(((cues(p), -len(p), -i, p) for i, p in enumerate(parts) if cues(p)), reverse=True)
     chosen: list[str] = []
     left = budget(len(text))
-    for _, _, part in marked:
+    for *_, part in marked:
         if left < MIN_PIECE:
             break
         if len(part) > left:  # a long clause: the window around its first cue
