@@ -190,14 +190,16 @@ def pieces(text: str) -> list[str]:
 
 
 def probability(vectors: npt.NDArray[np.float32], p: Probe) -> npt.NDArray[np.float64]:
-    logits = vectors.astype(np.float64) @ p.coef.astype(np.float64) + p.intercept
+    # einsum, not @: these products are tiny, and BLAS would wake its threads, which then spin on
+    # the core the embedding engine needs (bench crisis: CPU time twice the wall time)
+    logits = np.einsum("ij,j->i", vectors.astype(np.float64), p.coef.astype(np.float64)) + p.intercept
     return np.asarray(1.0 / (1.0 + np.exp(-logits)))
 
 
 def _kind(vector: npt.NDArray[np.float32], p: Probe) -> tuple[str, int]:
     """The kind of the closest reviewed statements (the three nearest vote, by similarity), and
     the index of the closest one."""
-    sims = p.bank @ vector
+    sims = np.einsum("ij,j->i", p.bank, vector)
     nearest = np.argsort(-sims)[:3]
     votes: dict[str, float] = {}
     for i in nearest:
@@ -223,7 +225,7 @@ def score_all(text: str) -> list[Semantic]:
                 probability=float(probs[i]),
                 kind=kind,
                 closest=p.statements[best],
-                similarity=float(p.bank[best] @ vectors[i]),
+                similarity=float(np.einsum("i,i->", p.bank[best], vectors[i])),
                 piece=parts[i],
             )
         )
