@@ -7,6 +7,7 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import crisis_check
 from actions import tracker as conv
 from actions.filing import blocking, file_ticket, publish_ticket, start_handoff, told
 from bot.core import tickets, topics
@@ -18,7 +19,7 @@ CRISIS_RESPONSE = {
 }
 
 
-def _file_crisis(c: conv.Conversation, intent: str, words: str) -> tickets.Ticket:
+def _file_crisis(c: conv.Conversation, intent: str, words: str, description: str) -> tickets.Ticket:
     """Blocking: the P0 ticket, the script in its transcript, the desk alerted, the handoff on."""
     t = topics.load().get(intent)
     ticket = file_ticket(
@@ -28,7 +29,7 @@ def _file_crisis(c: conv.Conversation, intent: str, words: str) -> tickets.Ticke
         handoff_=True,
         reason=tickets.crisis_reason(intent),
         summary=tickets.crisis_summary(t.title if t else intent, words),
-        description=words,
+        description=description,
     )
     told(ticket, CRISIS_RESPONSE[intent])
     publish_ticket("crisis", ticket, crisis=intent)
@@ -41,10 +42,11 @@ class ActionCrisis(Action):
         return "action_crisis"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        intent = conv.intent(tracker) or "self_harm"
-        if intent not in CRISIS_RESPONSE:
-            intent = "self_harm"
-        ticket = await blocking(_file_crisis, conv.conversation(tracker), intent, conv.latest_text(tracker))
+        facts = crisis_check.crisis_facts(tracker)  # also the answer to the check question
+        intent = facts.kind if facts.kind in CRISIS_RESPONSE else "self_harm"
+        ticket = await blocking(
+            _file_crisis, conv.conversation(tracker), intent, facts.text, crisis_check.described(facts)
+        )
         dispatcher.utter_message(response=CRISIS_RESPONSE[intent], ticket_id=ticket.id)
         # a crisis ends whatever form was running; the rules expect the loop to be null
         return [

@@ -6,6 +6,7 @@ start-up; training time; resident memory of each process; optionally a py-spy pr
     python -m bench --processes 2           # two Rasa processes behind nginx (deploy/nginx)
     python -m bench --profile               # py-spy on the Rasa process at concurrency 8
     python -m bench --rasa-url http://127.0.0.1:5005 --wechat-token TOKEN   # a running stack
+    python -m bench crisis                  # the crisis screening's cost by length (bench/crisis.py)
 
 Figures go to stdout and to results/bench/<time>.json and .md (docs/performance.md explains them).
 """
@@ -243,6 +244,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"floor: {args.floor} parses in a process of its own ...")
             result["floor"] = floor(args.floor)
             log(f"  {result['floor']}")
+        if args.crisis:
+            from bench import crisis as crisis_bench
+
+            log(f"crisis screening: {args.crisis} messages per length, in this process ...")
+            result["crisis_screening"] = crisis_bench.measure(args.crisis)
         texts = messages()
         busy = busy_text()
         levels: list[Level] = []
@@ -355,6 +361,12 @@ def markdown(result: dict[str, Any]) -> str:
         f = result["floor"]
         out += ["", f"Floor (model {f.get('model')}, parse only, no load): p50 {f.get('parse_p50_ms')} ms, "
                 f"p95 {f.get('parse_p95_ms')} ms, {f.get('parses_per_s')} parses/s; model load {f.get('model_load_s')} s"]  # fmt: skip
+    if result.get("crisis_screening"):
+        c = result["crisis_screening"]
+        out.append(
+            "Crisis screening (bench/crisis.py, no stack): "
+            + "; ".join(f"{n} chars p50 {c[str(n)]['p50_ms']} ms, p95 {c[str(n)]['p95_ms']} ms" for n in (10, 100, 500))
+        )
     if result.get("training"):
         out.append(
             f"Training (last `make train`, {result['training'].get('model')}): {result['training'].get('seconds')} s"
@@ -373,6 +385,10 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["crisis"]:  # the crisis screening's own cost (bench/crisis.py): no stack
+        from bench import crisis
+
+        return crisis.main(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rasa-url", help="a running stack (else the bench starts its own)")
     parser.add_argument("--wechat-token", default="", help="WECHAT_TOKEN of the running stack (--rasa-url)")
@@ -391,6 +407,7 @@ def main() -> int:
     parser.add_argument("--max-turns", type=int, help="RASA_MAX_CONCURRENT_TURNS of the own stack (0: no limit)")
     parser.add_argument("--wechat-budget", type=float, help="WECHAT_REPLY_BUDGET_S of the own stack")
     parser.add_argument("--floor", type=int, default=300, help="parses for the floor (0: skip)")
+    parser.add_argument("--crisis", type=int, default=40, help="messages per length for the crisis screening (0: skip)")
     parser.add_argument("--profile", action="store_true", help="py-spy on the Rasa process during one REST level")
     parser.add_argument("--profile-at", type=int, default=8, help="the REST concurrency to profile")
     parser.add_argument("--out", default=str(ROOT / "results" / "bench"))

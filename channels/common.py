@@ -26,6 +26,8 @@ from bot.infra import db, keys, settings, store
 
 log = logging.getLogger(__name__)
 
+CHECK_RESPONSE = "utter_crisis_check"  # the crisis screening's check question (middle band)
+
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
@@ -225,7 +227,11 @@ async def _inbound(
 
 
 async def _to_handed_off_ticket(
-    msg: Incoming, state: dict[str, str], output: GuardedOutputChannel, verdict: crisis.Verdict | None
+    msg: Incoming,
+    state: dict[str, str],
+    output: GuardedOutputChannel,
+    verdict: crisis.Verdict | None,
+    assessment: crisis.Assessment | None = None,
 ) -> bool:
     """The message goes to the agent's ticket; False when that ticket is gone or closed."""
     ticket_id = state["ticket_id"]
@@ -254,6 +260,11 @@ async def _to_handed_off_ticket(
         response = f"utter_crisis_{verdict.intent}"
         await output.send_approved(msg.sender_id, response, ticket_id=ticket_id)
         await asyncio.to_thread(tickets.append, ticket_id, "bot", catalogue.load().text(response, ticket_id=ticket_id))
+    elif assessment is not None and assessment.band is crisis.Band.CHECK:
+        # unsure while a person is on the ticket: the citizen gets the numbers at once, and the
+        # agent, who reads the answer, decides (no urgent ticket on a guess)
+        await output.send_approved(msg.sender_id, CHECK_RESPONSE)
+        await asyncio.to_thread(tickets.append, ticket_id, "bot", catalogue.load().text(CHECK_RESPONSE))
     await _inbound(output, msg, None, None, "agent", verdict)
     return True
 
@@ -303,7 +314,10 @@ async def _handle_incoming(
     if not msg.text and not msg.attachments:
         await output.send_approved(msg.sender_id, "utter_empty_message")
         return
-    verdict = crisis.screen(msg.text)
+    # the same screening the NLU component runs (bot.core.crisis.assess); its embeddings are cached
+    # per text, so Rasa's own screening of this message reuses them. Off the event loop: it embeds.
+    assessment = await asyncio.to_thread(crisis.assess, msg.text)
+    verdict = assessment.verdict
     try:
         over, first_over, state = await citizen_state(msg.sender_id, count=verdict is None)
     except store.ERRORS:
@@ -311,7 +325,7 @@ async def _handle_incoming(
         await output.send_approved(msg.sender_id, "utter_service_busy")
         await _inbound(output, msg, None, None, "bot", verdict)
         return
-    if state and await _to_handed_off_ticket(msg, state, output, verdict):
+    if state and await _to_handed_off_ticket(msg, state, output, verdict, assessment):
         return
     if over:  # accepted and recorded, but not answered: a flood must not starve other citizens
         await _inbound(output, msg, None, None, "bot", None)

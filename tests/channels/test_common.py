@@ -176,3 +176,34 @@ def test_a_flood_is_recorded_but_answered_once_with_the_limit_and_a_crisis_alway
     assert "我们已收到您前面的消息" in answers[3][0]
     with db.session() as s:
         assert s.query(db.InboundRecord).filter_by(sender_id="c6").count() == 6  # nothing lost
+
+
+@pytest.mark.usefixtures("pipeline")
+def test_a_handed_off_citizen_is_screened_with_the_same_bands() -> None:
+    from bot.core import catalogue, handoff, tickets
+
+    ticket, _ = tickets.create(
+        idempotency_key="ho-check", channel="rest", sender_id="c-ho", topic="report_noise", summary="噪音", handoff=True
+    )
+    handoff.start("c-ho", ticket["id"], "rest")
+    to_rasa: list[str] = []
+
+    async def on_new_message(message: UserMessage) -> None:
+        to_rasa.append(message.text or "")
+
+    async def say(text: str) -> list[str]:
+        out = Out(holds=True)
+        await handle_incoming(Incoming(channel="rest", sender_id="c-ho", text=text), out, on_new_message)
+        return out.delivered
+
+    unsure = asyncio.run(say("我不想再拖累家里人了"))
+    check = catalogue.load().text("utter_crisis_check")
+    assert unsure == [check]  # the numbers at once; the agent reads the answer
+    after = tickets.get(ticket["id"])
+    assert after["priority"] == ticket["priority"]  # no urgent ticket on a guess
+    assert [line["text"] for line in after["transcript"]][-2:] == ["我不想再拖累家里人了", check]
+    assert asyncio.run(say("我想去游泳")) == []  # everyday words: to the agent, nothing from the bot
+    crisis = asyncio.run(say("我不想活了"))
+    assert crisis == [catalogue.load().text("utter_crisis_self_harm", ticket_id=ticket["id"])]
+    assert tickets.get(ticket["id"])["priority"] == "P0"
+    assert to_rasa == []
