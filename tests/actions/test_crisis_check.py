@@ -7,10 +7,10 @@ from typing import Any
 
 from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 
-from actions import actions as a
+from actions import crisis as a
 from actions import crisis_check as c
 from bot.core import handoff, tickets
-from tests.actions.test_actions import make_tracker, responses, run
+from tests.actions.trackers import make_tracker, responses, run
 
 UNSURE = "我不想再拖累家里人了"
 SCREEN = {

@@ -42,6 +42,19 @@ def nlu_examples() -> set[str]:
     return found
 
 
+def semantic_bank_texts() -> set[str]:
+    """The statements the crisis screening's semantic stage is fitted on (data/crisis_bank.yml and
+    data/crisis_negatives.yml): training data too."""
+    found: set[str] = set()
+    for name in ("crisis_bank.yml", "crisis_negatives.yml"):
+        doc = yaml.safe_load((settings.DATA / name).read_text(encoding="utf-8")) or {}
+        for entries in doc.values():
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, dict) and entry.get("text"):
+                    found.add(norm(str(entry["text"])))
+    return found
+
+
 @pytest.fixture(scope="module")
 def crisis() -> list[eval_sets.CrisisStatement]:
     return eval_sets.load_crisis_statements()
@@ -205,6 +218,9 @@ def test_no_eval_line_appears_in_the_training_data() -> None:
     assert len(training) > 100  # the parse found the training data
     copied = sorted({t for t in eval_sets.all_texts() if norm(t) in training})
     assert copied == []
+    bank = semantic_bank_texts()
+    assert len(bank) > 100  # the parse found the banks
+    assert sorted({t for t in eval_sets.all_texts() if norm(t) in bank}) == []
 
 
 def test_training_never_reads_eval() -> None:
