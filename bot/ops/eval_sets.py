@@ -3,7 +3,8 @@
 eval/crisis/statements.yml holds crisis statements (kind, directness, writer and the public
 guidance the situation came from); eval/everyday/*.yml (or one-message-a-line *.txt) hold
 everyday messages that are not crises; eval/everyday/long_complaints.yml holds long citizen
-complaints. None of it is training data: the Makefile's TRAIN_DATA does not name eval/, and no
+complaints; eval/deflect/messages.yml (when present) holds deflection messages, `{text, kind}`
+with kind a DeflectKind. None of it is training data: the Makefile's TRAIN_DATA does not name eval/, and no
 threshold may be tuned on these lines, or the figures they give stop meaning anything.
 """
 
@@ -20,6 +21,8 @@ from bot.infra import settings
 
 EVAL_DIR = settings.ROOT / "eval"
 LONG_COMPLAINTS = "long_complaints.yml"
+# deflection messages written apart from the training data (issue 22), `{text, kind}` each
+DEFLECT_SET = EVAL_DIR / "deflect" / "messages.yml"
 
 
 class CrisisKind(str, Enum):
@@ -125,8 +128,35 @@ def load_long_complaints(root: Path = EVAL_DIR) -> list[LongComplaint]:
 
 def all_texts(root: Path = EVAL_DIR) -> list[str]:
     """Every message of every set, crisis first, in file order (duplicates kept, to be counted)."""
+    deflect = root / DEFLECT_SET.relative_to(EVAL_DIR)
     return (
         [s.text for s in load_crisis_statements(root)]
         + [m.text for m in load_everyday(root)]
         + [c.text for c in load_long_complaints(root)]
+        + ([d.text for d in load_deflections(deflect)] if deflect.is_file() else [])
     )
+
+
+class DeflectKind(str, Enum):
+    """What a message of eval/deflect/ should get: a deflection script, or (suggestion) a ticket."""
+
+    OUT_OF_SCOPE = "out_of_scope"
+    PRIVATE_MATTER = "private_matter"
+    UNREASONABLE_DEMAND = "unreasonable_demand"
+    ABUSE = "abuse"
+    SUGGESTION = "suggestion"
+
+
+@dataclass(frozen=True)
+class DeflectMessage:
+    text: str
+    kind: DeflectKind
+
+
+def load_deflections(path: Path = DEFLECT_SET) -> list[DeflectMessage]:
+    """A `{text, kind}` set: a top-level list, or one under `messages:` (other fields are ignored)."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = doc.get("messages") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a list of {{text, kind}} (top level or under `messages:`)")
+    return [DeflectMessage(_field(item, "text", path), DeflectKind(_field(item, "kind", path))) for item in items]

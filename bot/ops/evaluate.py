@@ -6,6 +6,8 @@ crisis, core): accuracy, fallback rate, the false-accept rate (an out-of-scope, 
 report message that receives an FAQ answer) and crisis recall, plus the worst confusions.
 Writes docs/quality.md (the table and the command that made it) and results/eval.json;
 `--compare FILE` fails on any regression against figures committed earlier (bot.ops.quality).
+Then, when eval/deflect/messages.yml exists (or `--deflect FILE` names another `{text, kind}`
+set), the deflection figures of bot.ops.deflect_eval, written to results/eval_deflect.json.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from bot.core import topics
 from bot.infra import settings
-from bot.ops import quality, training
+from bot.ops import deflect_eval, eval_sets, quality, training
 
 HELDOUT = settings.ROOT / "tests" / "nlu" / "heldout.yml"
 TARGETS = {"faq": 0.95, "report": 0.90, "deflect": 0.90, "crisis_recall": 1.0, "false_accept": 0.03}
@@ -117,6 +119,15 @@ def evaluate(model: str, heldout: Path = HELDOUT) -> tuple[dict[str, Any], list[
     return figures, cases
 
 
+def evaluate_deflections(model: str, path: Path) -> dict[str, Any]:
+    """Deflection recall per kind and the FAQ-or-form rate on a `{text, kind}` set."""
+    messages = eval_sets.load_deflections(path)
+    parses = asyncio.run(_parse_all(model, [m.text for m in messages]))
+    predicted = [label_of(p)[0] for p in parses]
+    kinds = {label: kind_of(label) for label in set(predicted)}
+    return deflect_eval.figures(deflect_eval.outcomes(messages, predicted, kinds))
+
+
 def verdicts(figures: dict[str, Any]) -> list[str]:
     """Which targets of the issue are missed."""
     missed = []
@@ -170,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout", default=str(HELDOUT))
     parser.add_argument("--compare", help="fail on a regression against these committed figures (JSON)")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/quality.md")
+    parser.add_argument(
+        "--deflect",
+        help=f"a {{text, kind}} deflection set (default: {eval_sets.DEFLECT_SET.relative_to(settings.ROOT)} if present)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -185,6 +200,14 @@ def main(argv: list[str] | None = None) -> int:
         (docs / "quality.md").write_text(markdown(figures, model), encoding="utf-8")
         (docs / "quality.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     sys.stdout.write(markdown(figures, model) + "\n")
+    deflect = Path(args.deflect) if args.deflect else eval_sets.DEFLECT_SET
+    if deflect.is_file():
+        deflections = evaluate_deflections(model, deflect)
+        (out / "eval_deflect.json").write_text(json.dumps(deflections, ensure_ascii=False, indent=2), encoding="utf-8")
+        sys.stdout.write(deflect_eval.markdown(deflections, str(deflect)) + "\n")
+    elif args.deflect:
+        sys.stdout.write(f"no deflection set at {deflect}\n")
+        return 2
     if args.compare:
         worse = quality.regressions(json.loads(Path(args.compare).read_text(encoding="utf-8")), figures)
         if worse:
