@@ -65,8 +65,9 @@ def reason(tracker: Tracker) -> str:
     return tickets.REQUEST_HUMAN
 
 
-def request(tracker: Tracker, in_hours: bool) -> Request:
-    why = reason(tracker)
+def request(tracker: Tracker, in_hours: bool, why: str | None = None) -> Request:
+    """`why` overrides the reason read from the conversation (an action that decides itself)."""
+    why = why or reason(tracker)
     # what the bot learned: the topic last talked about, and a report's facts if one was under way
     report_topic = tracker.get_slot("report_topic") if mid_report(tracker) else None
     topic = report_topic or conv.last_topic(tracker)

@@ -22,6 +22,8 @@ from bot.infra import settings
 
 EVAL_DIR = settings.ROOT / "eval"
 LONG_COMPLAINTS = "long_complaints.yml"
+# deflection messages written apart from the training data (issue 22), `{text, kind}` each
+DEFLECT_SET = EVAL_DIR / "deflect" / "messages.yml"
 
 
 class CrisisKind(str, Enum):
@@ -162,3 +164,18 @@ def all_texts(root: Path = EVAL_DIR) -> list[str]:
         + [c.text for c in load_long_complaints(root)]
         + [d.text for d in load_deflect(root)]
     )
+
+
+@dataclass(frozen=True)
+class DeflectMessage:
+    text: str
+    kind: DeflectKind
+
+
+def load_deflections(path: Path = DEFLECT_SET) -> list[DeflectMessage]:
+    """A `{text, kind}` set: a top-level list, or one under `messages:` (other fields are ignored)."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = doc.get("messages") if isinstance(doc, dict) else doc
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a list of {{text, kind}} (top level or under `messages:`)")
+    return [DeflectMessage(_field(item, "text", path), DeflectKind(_field(item, "kind", path))) for item in items]

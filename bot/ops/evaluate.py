@@ -6,6 +6,8 @@ crisis, core): accuracy, fallback rate, the false-accept rate (an out-of-scope, 
 report message that receives an FAQ answer) and crisis recall, plus the worst confusions.
 Writes docs/quality.md (the table and the command that made it) and results/eval.json;
 `--compare FILE` fails on any regression against figures committed earlier (bot.ops.quality).
+Then, when eval/deflect/messages.yml exists (or `--deflect FILE` names another `{text, kind}`
+set), the deflection figures of bot.ops.deflect_eval, written to results/eval_deflect.json.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 from bot.core import topics
 from bot.infra import settings
-from bot.ops import quality, training
+from bot.ops import deflect_eval, eval_sets, quality, training
 
 HELDOUT = settings.ROOT / "tests" / "nlu" / "heldout.yml"
 TARGETS = {"faq": 0.95, "report": 0.90, "deflect": 0.90, "crisis_recall": 1.0, "false_accept": 0.03}
@@ -117,6 +119,15 @@ def evaluate(model: str, heldout: Path = HELDOUT) -> tuple[dict[str, Any], list[
     return figures, cases
 
 
+def evaluate_deflections(model: str, path: Path) -> dict[str, Any]:
+    """Deflection recall per kind and the FAQ-or-form rate on a `{text, kind}` set."""
+    messages = eval_sets.load_deflections(path)
+    parses = asyncio.run(_parse_all(model, [m.text for m in messages]))
+    predicted = [label_of(p)[0] for p in parses]
+    kinds = {label: kind_of(label) for label in set(predicted)}
+    return deflect_eval.figures(deflect_eval.outcomes(messages, predicted, kinds))
+
+
 def verdicts(figures: dict[str, Any]) -> list[str]:
     """Which targets of the issue are missed."""
     missed = []
@@ -178,6 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         help="a crisis set to screen (YAML {text, kind, directness} or .txt of everyday messages); "
         "default: tests/nlu/crisis_dev.yml and eval/crisis, eval/everyday where present",
     )
+    parser.add_argument(
+        "--deflect",
+        help=f"a {{text, kind}} deflection set (default: {eval_sets.DEFLECT_SET.relative_to(settings.ROOT)} if present)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
@@ -187,18 +202,26 @@ def main(argv: list[str] | None = None) -> int:
     figures, _ = evaluate(model, Path(args.heldout))
     crisis_sets = crisis_eval.run([Path(p) for p in args.crisis] if args.crisis else crisis_eval.default_sets())
     figures["crisis_screening"] = crisis_sets
-    crisis_md = "\n## Crisis screening (bot.ops.crisis_eval)\n\n" + "\n".join(
+    extra_md = "\n## Crisis screening (bot.ops.crisis_eval)\n\n" + "\n".join(
         crisis_eval.markdown(name, f) for name, f in crisis_sets.items()
     )
     out = settings.ROOT / "results"
     out.mkdir(exist_ok=True)
+    deflect = Path(args.deflect) if args.deflect else eval_sets.DEFLECT_SET
+    if deflect.is_file():
+        deflections = evaluate_deflections(model, deflect)
+        figures["deflection_set"] = deflections
+        extra_md += "\n" + deflect_eval.markdown(deflections, str(deflect.relative_to(settings.ROOT) if deflect.is_relative_to(settings.ROOT) else deflect)) + "\n"
+    elif args.deflect:
+        sys.stdout.write(f"no deflection set at {deflect}\n")
+        return 2
     (out / "eval.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8")
     if not args.no_docs:
         docs = settings.ROOT / "docs"
         docs.mkdir(exist_ok=True)
-        (docs / "quality.md").write_text(markdown(figures, model) + crisis_md, encoding="utf-8")
+        (docs / "quality.md").write_text(markdown(figures, model) + extra_md, encoding="utf-8")
         (docs / "quality.json").write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    sys.stdout.write(markdown(figures, model) + crisis_md + "\n")
+    sys.stdout.write(markdown(figures, model) + extra_md + "\n")
     if args.compare:
         worse = quality.regressions(json.loads(Path(args.compare).read_text(encoding="utf-8")), figures)
         if worse:

@@ -28,6 +28,7 @@ REPORT_DISCUSSION = "report_discussion"
 CALLBACK = "after_hours_callback"
 REPORT = "report"
 PHONE_CALLBACK = "phone_callback"
+REPEATED_ABUSE = "repeated_abuse"
 # ... in the words of the desk and the reports
 REASONS = {
     REQUEST_HUMAN: "市民要求人工",
@@ -36,9 +37,14 @@ REASONS = {
     CALLBACK: "非人工服务时间，待回访",
     REPORT: "事项登记",
     PHONE_CALLBACK: "渠道无法送达，改为电话回访",
+    REPEATED_ABUSE: "市民多次情绪激动，转人工安抚",
 }
 # the head of a handoff ticket's summary by reason; any other reason: the citizen asked
-HANDOFF_HEADS = {FALLBACK_OFFER: "未能理解，转人工", REPORT_DISCUSSION: "登记中转人工"}
+HANDOFF_HEADS = {
+    FALLBACK_OFFER: "未能理解，转人工",
+    REPORT_DISCUSSION: "登记中转人工",
+    REPEATED_ABUSE: "情绪激动，转人工",
+}
 HANDOFF_HEAD = "要求人工"
 
 
