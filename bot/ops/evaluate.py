@@ -211,7 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     if deflect.is_file():
         deflections = evaluate_deflections(model, deflect)
         figures["deflection_set"] = deflections
-        extra_md += "\n" + deflect_eval.markdown(deflections, str(deflect.relative_to(settings.ROOT) if deflect.is_relative_to(settings.ROOT) else deflect)) + "\n"
+        extra_md += (
+            "\n"
+            + deflect_eval.markdown(
+                deflections,
+                str(deflect.relative_to(settings.ROOT) if deflect.is_relative_to(settings.ROOT) else deflect),
+            )
+            + "\n"
+        )
     elif args.deflect:
         sys.stdout.write(f"no deflection set at {deflect}\n")
         return 2
