@@ -9,13 +9,12 @@ ask of a human operator facing an upset caller.
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.filing import blocking
-from actions.handoff import hand_off, request
-from bot.core import city, tickets
+from actions.handoff import hand_off_and_tell
+from bot.core import tickets
 
 ABUSE_INTENT = "abuse"
 # the third abusive message of a session is handed to a person
@@ -42,12 +41,4 @@ class ActionAbuse(Action):
             dispatcher.utter_message(response="utter_abuse")
             return []
         dispatcher.utter_message(response="utter_abuse_to_person")
-        in_hours = city.within_service_hours()
-        done = await blocking(hand_off, request(tracker, in_hours, why=tickets.REPEATED_ABUSE))
-        ticket_id = done.ticket.id
-        events: list[EventType] = [SlotSet("ticket_id", ticket_id), SlotSet("sla_text", done.sla.text)]
-        if in_hours:
-            dispatcher.utter_message(response="utter_handoff", ticket_id=ticket_id, sla_text=done.sla.text)
-            return [*events, SlotSet("handed_off", True), ConversationPaused()]
-        dispatcher.utter_message(response="utter_handoff_after_hours", ticket_id=ticket_id)
-        return events
+        return await hand_off_and_tell(dispatcher, tracker, why=tickets.REPEATED_ABUSE)

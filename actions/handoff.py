@@ -128,17 +128,25 @@ def hand_off(r: Request) -> Outcome:
     return Outcome(ticket, sla)
 
 
+async def hand_off_and_tell(
+    dispatcher: CollectingDispatcher, tracker: Tracker, why: str | None = None
+) -> list[EventType]:
+    """The handoff ticket filed, the citizen told: paused for an agent in service hours, or a
+    call-back ticket outside them (the conversation goes on with the bot)."""
+    in_hours = city.within_service_hours()
+    done = await blocking(hand_off, request(tracker, in_hours, why=why))
+    ticket_id = done.ticket.id
+    events: list[EventType] = [SlotSet("ticket_id", ticket_id), SlotSet("sla_text", done.sla.text)]
+    if in_hours:
+        dispatcher.utter_message(response="utter_handoff", ticket_id=ticket_id, sla_text=done.sla.text)
+        return [*events, SlotSet("handed_off", True), ConversationPaused()]
+    dispatcher.utter_message(response="utter_handoff_after_hours", ticket_id=ticket_id)
+    return events
+
+
 class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        in_hours = city.within_service_hours()
-        done = await blocking(hand_off, request(tracker, in_hours))
-        ticket_id = done.ticket.id
-        events: list[EventType] = [SlotSet("ticket_id", ticket_id), SlotSet("sla_text", done.sla.text)]
-        if in_hours:
-            dispatcher.utter_message(response="utter_handoff", ticket_id=ticket_id, sla_text=done.sla.text)
-            return [*events, SlotSet("handed_off", True), ConversationPaused()]
-        dispatcher.utter_message(response="utter_handoff_after_hours", ticket_id=ticket_id)
-        return events
+        return await hand_off_and_tell(dispatcher, tracker)
