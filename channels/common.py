@@ -20,7 +20,7 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
 
-from bot.core import catalogue, crisis, guard, handoff, tickets
+from bot.core import catalogue, crisis, guard, handoff, tickets, topics
 from bot.core.privacy import mask
 from bot.infra import db, keys, settings, store
 
@@ -276,6 +276,15 @@ FALLBACK_ACTION = "action_handle_fallback"
 FORM_ANSWER_INTENT = "form_answer"  # recorded for an answer to the form's question the model did not place
 
 
+def _unplaced(intent: str | None) -> bool:
+    """An intent that says the model did not place the words as a request of their own."""
+    if intent == "nlu_fallback":
+        return True
+    topic = topics.load().get(intent) if intent else None
+    # abuse inside a form is still abuse (it is answered, and counted, as such)
+    return topic is not None and topic.kind == "deflect" and intent != "abuse"
+
+
 def _turn_ran(tracker: Any, action_name: str) -> bool:
     """Whether the latest turn (the events since the citizen's latest message) ran this action."""
     for event in reversed(tracker.events):
@@ -378,12 +387,13 @@ async def _handle_incoming(
                 intent = COMMENT_INTENT
             elif (
                 tracker
-                and intent == "nlu_fallback"
+                and _unplaced(intent)
                 and _turn_ran(tracker, FORM_ACTION)
                 and not _turn_ran(tracker, FALLBACK_ACTION)
             ):
                 # an address or a time given to the report form: the form took it as the answer
-                # (slot from text), so it is not a question the bot failed to answer either
+                # (slot from text), so it is neither a question the bot failed to answer nor a
+                # deflection ("今天上午开始" reads as out of scope to the classifier)
                 intent = FORM_ANSWER_INTENT
         except Exception:
             log.debug("no tracker for inbound record", exc_info=True)

@@ -45,6 +45,8 @@ def read_set(path: Path) -> list[Item]:
         lines = path.read_text(encoding="utf-8").splitlines()
         return [Item(t.strip(), "none", "everyday", path.name) for t in lines if t.strip()]
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    if isinstance(raw, dict):  # eval/ sets keep their list under one key (statements:, messages:, complaints:)
+        raw = next((v for v in raw.values() if isinstance(v, list)), [])
     return [
         Item(str(r["text"]), str(r.get("kind") or "none"), str(r.get("directness") or "none"), path.name) for r in raw
     ]
