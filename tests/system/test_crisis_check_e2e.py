@@ -10,10 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.core import catalogue, crisis
-from bot.infra import settings
 from bot.stack.processes import Stack, start_stack
 
 pytestmark = pytest.mark.stack
@@ -25,13 +23,9 @@ def approved(name: str, **slots: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    profile = yaml.safe_load((settings.DATA / "city.yml").read_text(encoding="utf-8"))
-    profile["service_hours"] = {"timezone": "Asia/Shanghai", "weekdays": [1, 2, 3, 4, 5, 6, 7],
-                                "start": "00:00", "end": "23:59:59"}  # fmt: skip
-    city_file = tmp_path_factory.mktemp("city") / "city.yml"
-    city_file.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
-    s = start_stack(extra_env={"CITY_FILE": str(city_file)})
+def stack() -> Iterator[Stack]:
+    # agents on duty at every hour: bot.stack's default city profile (around_the_clock_city)
+    s = start_stack()
     yield s
     s.stop()
 

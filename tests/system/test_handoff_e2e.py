@@ -48,17 +48,9 @@ def faq_example(topic: str = "shebao_card_apply") -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def hstack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    profile = yaml.safe_load((settings.DATA / "city.yml").read_text(encoding="utf-8"))
-    profile["service_hours"] = {
-        "timezone": "Asia/Shanghai",
-        "weekdays": [1, 2, 3, 4, 5, 6, 7],
-        "start": "00:00",
-        "end": "23:59:59",
-    }
-    city_file = tmp_path_factory.mktemp("city") / "city.yml"
-    city_file.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
-    s = start_stack(extra_env={"CITY_FILE": str(city_file)})
+def hstack() -> Iterator[Stack]:
+    # agents on duty at every hour: bot.stack's default city profile (around_the_clock_city)
+    s = start_stack()
     yield s
     s.stop()
 
